@@ -1,0 +1,263 @@
+// mapFile / mapFd and the Mapping they return.
+import { closeSync, fstatSync, openSync, type Stats } from 'node:fs';
+
+import { native } from './native.js';
+import { checkIndex, devmapError, rangeError, systemError, toU64, typeError, withPath } from './errors.js';
+
+const C = native.constants;
+
+/** The system's page size; mapping offsets must be a multiple of it. */
+export const PAGE_SIZE = C.PAGE_SIZE;
+
+export interface MapOptions {
+  /** Byte offset into the file; a multiple of the page size. Default 0. */
+  offset?: number | bigint;
+  /** Bytes to map. Default: the rest of a regular file; required for devices. */
+  length?: number | bigint;
+  /** Map read-write (the file is opened read-write). Default true. */
+  write?: boolean;
+}
+
+export type Advice = 'normal' | 'random' | 'sequential' | 'willneed' | 'dontneed' | 'hugepage' | 'nohugepage';
+
+const ADVICE: Record<Advice, number> = {
+  normal: C.MADV_NORMAL,
+  random: C.MADV_RANDOM,
+  sequential: C.MADV_SEQUENTIAL,
+  willneed: C.MADV_WILLNEED,
+  dontneed: C.MADV_DONTNEED,
+  hugepage: C.MADV_HUGEPAGE,
+  nohugepage: C.MADV_NOHUGEPAGE,
+};
+
+/**
+ * A live `MAP_SHARED` mapping. `unmap()` (or `using`) ends it; after that the
+ * ArrayBuffer is detached, so every old view has length 0, and every method
+ * throws `ERR_DEVMAP_UNMAPPED`. If a mapping is never unmapped, it is
+ * unmapped when its ArrayBuffer is garbage-collected -- a safety net only.
+ */
+export class Mapping {
+  readonly path: string;
+  readonly offset: bigint;
+  readonly length: number;
+  readonly writable: boolean;
+  #buffer: ArrayBuffer;
+  #bytes: Uint8Array;
+  #closed = false;
+
+  /** @internal use mapFile()/mapFd() */
+  constructor(buffer: ArrayBuffer, path: string, offset: bigint, writable: boolean) {
+    this.#buffer = buffer;
+    this.#bytes = new Uint8Array(buffer);
+    this.path = path;
+    this.offset = offset;
+    this.length = buffer.byteLength;
+    this.writable = writable;
+  }
+
+  /** The mapped bytes (length 0 once unmapped). */
+  get bytes(): Uint8Array {
+    return this.#bytes;
+  }
+
+  /** The ArrayBuffer over the mapping (detached once unmapped). */
+  get buffer(): ArrayBuffer {
+    return this.#buffer;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Virtual address of the mapping in this process (see readMaps()). */
+  get address(): bigint {
+    this.#check();
+    return native.address(this.#buffer);
+  }
+
+  #check(): void {
+    if (this.#closed) throw devmapError('ERR_DEVMAP_UNMAPPED', `mapping of ${this.path} is already unmapped`);
+  }
+
+  #reg(offset: number, width: number): ArrayBuffer {
+    this.#check();
+    checkIndex(offset, 'offset', this.length, width);
+    return this.#buffer;
+  }
+
+  #value(value: unknown, bits: number): number {
+    const max = 2 ** bits - 1;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > max) {
+      throw rangeError(`value must be an integer in [0, ${max}], got ${String(value)}`);
+    }
+    return value;
+  }
+
+  #writable(): void {
+    if (!this.writable) throw devmapError('ERR_DEVMAP_READ_ONLY', `mapping of ${this.path} is read-only (mapped with write: false)`);
+  }
+
+  /** One 8-bit load. */
+  read8(offset: number): number {
+    return native.read8(this.#reg(offset, 1), offset);
+  }
+
+  /** One aligned 16-bit load. */
+  read16(offset: number): number {
+    return native.read16(this.#reg(offset, 2), offset);
+  }
+
+  /** One aligned 32-bit load (a device register read). */
+  read32(offset: number): number {
+    return native.read32(this.#reg(offset, 4), offset);
+  }
+
+  /** One aligned 64-bit load. */
+  read64(offset: number): bigint {
+    return native.read64(this.#reg(offset, 8), offset);
+  }
+
+  write8(offset: number, value: number): void {
+    const b = this.#reg(offset, 1);
+    this.#writable();
+    native.write8(b, offset, this.#value(value, 8));
+  }
+
+  write16(offset: number, value: number): void {
+    const b = this.#reg(offset, 2);
+    this.#writable();
+    native.write16(b, offset, this.#value(value, 16));
+  }
+
+  /** One aligned 32-bit store (a device register write). */
+  write32(offset: number, value: number): void {
+    const b = this.#reg(offset, 4);
+    this.#writable();
+    native.write32(b, offset, this.#value(value, 32));
+  }
+
+  write64(offset: number, value: bigint): void {
+    const b = this.#reg(offset, 8);
+    this.#writable();
+    if (typeof value !== 'bigint' || value < 0n || value >= 1n << 64n) {
+      throw rangeError(`value must be a bigint in [0, 2^64 - 1], got ${String(value)}`);
+    }
+    native.write64(b, offset, value);
+  }
+
+  #range(offset: number, length: number | undefined): [number, number] {
+    this.#check();
+    checkIndex(offset, 'offset', this.length + 1);
+    const len = length ?? this.length - offset;
+    if (!Number.isInteger(len) || len < 0 || offset + len > this.length) {
+      throw rangeError(`length must be an integer in [0, ${this.length - offset}], got ${len}`);
+    }
+    return [offset, len];
+  }
+
+  /** msync(2) the given range (default: everything); `async` uses MS_ASYNC. */
+  sync(offset = 0, length?: number, { async = false }: { async?: boolean } = {}): void {
+    const [o, l] = this.#range(offset, length);
+    // msync needs a page-aligned start: widen the range down to its page.
+    const start = o - (o % PAGE_SIZE);
+    try {
+      native.msync(this.#buffer, start, l + (o - start), async ? C.MS_ASYNC : C.MS_SYNC);
+    } catch (err) {
+      throw withPath(err, this.path);
+    }
+  }
+
+  /** madvise(2) the given range (default: everything). */
+  advise(kind: Advice, offset = 0, length?: number): void {
+    const advice = ADVICE[kind];
+    if (advice === undefined) throw rangeError(`advice must be one of ${Object.keys(ADVICE).join(', ')}, got ${String(kind)}`);
+    const [o, l] = this.#range(offset, length);
+    const start = o - (o % PAGE_SIZE);
+    try {
+      native.madvise(this.#buffer, start, l + (o - start), advice);
+    } catch (err) {
+      throw withPath(err, this.path);
+    }
+  }
+
+  /** Ends the mapping. Idempotent: a second call does nothing. */
+  unmap(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    native.munmap(this.#buffer);
+  }
+
+  [Symbol.dispose](): void {
+    this.unmap();
+  }
+}
+
+/**
+ * Maps an already open file descriptor. The caller keeps ownership of `fd`
+ * (the mapping stays valid after it is closed). `stat` of the fd decides the
+ * defaults, as in mapFile().
+ */
+export function mapFd(fd: number, path: string, options: MapOptions = {}, stat: Stats = fstatSync(fd)): Mapping {
+  const { offset, length, write } = checkOptions(options);
+  let len: bigint;
+  if (stat.isFile()) {
+    const size = BigInt(stat.size);
+    if (length === undefined) {
+      if (offset >= size) {
+        throw rangeError(`offset ${offset} is at or past the end of ${path} (${size} bytes); pass a smaller offset or grow the file`);
+      }
+      len = size - offset;
+    } else {
+      if (offset + length > size) {
+        throw rangeError(
+          `range [${offset}, ${offset + length}) goes past the end of ${path} (${size} bytes); ` +
+            'grow the file first (fs.truncateSync) or map less -- touching pages past the end would raise SIGBUS'
+        );
+      }
+      len = length;
+    }
+  } else if (stat.isCharacterDevice() || stat.isBlockDevice()) {
+    if (length === undefined) throw typeError(`length is required when mapping the device ${path}`);
+    len = length;
+  } else if (stat.isDirectory()) {
+    throw systemError('EISDIR', 'mmap', path, 'illegal operation on a directory');
+  } else {
+    throw systemError('ENODEV', 'mmap', path, 'not a regular file or device');
+  }
+  if (len > BigInt(Number.MAX_SAFE_INTEGER)) throw rangeError(`length must be at most 2^53 - 1, got ${len}`);
+  const prot = C.PROT_READ | (write ? C.PROT_WRITE : 0);
+  let buffer: ArrayBuffer;
+  try {
+    buffer = native.mmap(fd, Number(len), prot, C.MAP_SHARED, offset);
+  } catch (err) {
+    throw withPath(err, path);
+  }
+  return new Mapping(buffer, path, offset, write);
+}
+
+/**
+ * Maps `path` (a regular file, a /dev/shm file, a memfd via /proc/self/fd/N,
+ * or a device node) with MAP_SHARED.
+ */
+export function mapFile(path: string, options: MapOptions = {}): Mapping {
+  if (typeof path !== 'string' || path.length === 0) throw typeError('path must be a non-empty string');
+  const { write } = checkOptions(options);
+  const fd = openSync(path, write ? 'r+' : 'r');
+  try {
+    return mapFd(fd, path, options);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function checkOptions(options: MapOptions): { offset: bigint; length: bigint | undefined; write: boolean } {
+  if (options === null || typeof options !== 'object') throw typeError('options must be an object');
+  const offset = toU64(options.offset ?? 0, 'offset');
+  if (offset % BigInt(PAGE_SIZE) !== 0n) {
+    throw rangeError(`offset must be a multiple of the page size (${PAGE_SIZE}), got ${offset}`);
+  }
+  const length = options.length === undefined ? undefined : toU64(options.length, 'length', { min: 1n });
+  const write = options.write ?? true;
+  if (typeof write !== 'boolean') throw typeError(`write must be a boolean, got ${typeof write}`);
+  return { offset, length, write };
+}

@@ -1,0 +1,78 @@
+#include "common.h"
+
+#include <cerrno>
+#include <cstring>
+
+#include <sys/mman.h>
+
+namespace devmap {
+
+EnvState* State(Napi::Env env) { return env.GetInstanceData<EnvState>(); }
+
+void ThrowErrno(Napi::Env env, int err, const char* syscall) {
+  // Same shape as node:fs errors: message "CODE: description, syscall",
+  // `errno` negative (libuv convention), `code` and `syscall` set.
+  const char* code = strerrorname_np(err);
+  if (code == nullptr) code = "EUNKNOWN";
+  char desc[128];
+  const char* text = strerror_r(err, desc, sizeof desc);
+  std::string msg = std::string(code) + ": " + text + ", " + syscall;
+  if (!msg.empty()) {
+    size_t colon = msg.find(": ");
+    if (colon != std::string::npos && colon + 2 < msg.size())
+      msg[colon + 2] = static_cast<char>(tolower(msg[colon + 2]));
+  }
+  Napi::Error e = Napi::Error::New(env, msg);
+  e.Set("errno", Napi::Number::New(env, -err));
+  e.Set("code", Napi::String::New(env, code));
+  e.Set("syscall", Napi::String::New(env, syscall));
+  e.ThrowAsJavaScriptException();
+}
+
+bool GetU64(Napi::Env env, const Napi::Value& v, const char* what, uint64_t* out) {
+  if (v.IsNumber()) {
+    double d = v.As<Napi::Number>().DoubleValue();
+    if (d >= 0 && d <= 9007199254740991.0 && d == static_cast<double>(static_cast<uint64_t>(d))) {
+      *out = static_cast<uint64_t>(d);
+      return true;
+    }
+  } else if (v.IsBigInt()) {
+    bool lossless = false;
+    uint64_t u = v.As<Napi::BigInt>().Uint64Value(&lossless);
+    if (lossless) {
+      *out = u;
+      return true;
+    }
+  }
+  Napi::TypeError::New(env, std::string(what) + " must be a non-negative integer")
+      .ThrowAsJavaScriptException();
+  return false;
+}
+
+static void Cleanup(Napi::Env, EnvState* state) {
+  // The environment is going away (worker or process exit). Its ArrayBuffers
+  // die with it -- external ArrayBuffers are not transferable -- so unmap
+  // what is left. A finalizer that still runs afterwards finds `unmapped`
+  // set and only frees its Region; it never touches this (deleted) state.
+  for (auto& entry : state->regions) {
+    Region* r = entry.second;
+    r->unmapped = true;
+    munmap(r->addr, r->length);
+  }
+  delete state;
+}
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  env.SetInstanceData<EnvState, Cleanup>(new EnvState());
+  InitMapping(env, exports);
+  InitSys(env, exports);
+  return exports;
+}
+
+}  // namespace devmap
+
+static Napi::Object InitDevmap(Napi::Env env, Napi::Object exports) {
+  return devmap::Init(env, exports);
+}
+
+NODE_API_MODULE(devmap, InitDevmap)

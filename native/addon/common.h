@@ -1,0 +1,41 @@
+// Shared declarations of the devmap addon. The addon is deliberately thin:
+// it does the system calls Node cannot (mmap, munmap, msync, madvise, ioctl,
+// memfd_create) and single-width volatile loads/stores. Everything else --
+// opening files, checking options, policy -- lives in lib/*.ts.
+#pragma once
+
+#include <napi.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <unordered_map>
+
+namespace devmap {
+
+// One live mmap() region. Owned jointly by the ArrayBuffer that exposes it
+// (whose finalizer frees it) and the per-environment registry that lets
+// unmap() find it from that ArrayBuffer.
+struct Region {
+  void* addr;
+  size_t length;
+  bool unmapped;
+};
+
+// Per-environment state (napi instance data): each worker thread has its own.
+struct EnvState {
+  std::unordered_map<void*, Region*> regions;
+};
+
+EnvState* State(Napi::Env env);
+
+// Throws a Node-style system error (code, errno, syscall) for `err`.
+void ThrowErrno(Napi::Env env, int err, const char* syscall);
+
+// Reads a non-negative integer argument given as a Number or BigInt.
+// Returns false (with a JS exception pending) when it is neither.
+bool GetU64(Napi::Env env, const Napi::Value& v, const char* what, uint64_t* out);
+
+void InitMapping(Napi::Env env, Napi::Object exports);
+void InitSys(Napi::Env env, Napi::Object exports);
+
+}  // namespace devmap
