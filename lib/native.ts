@@ -51,12 +51,12 @@ export interface NativeConstants {
 /** Package root: dist/ or lib/ sits directly under it. */
 export const packageRoot = dirname(dirname(fileURLToPath(import.meta.url)));
 
-function load(): NativeAddon {
+function load(): [NativeAddon, string] {
   // DEVMAP_ADDON names a prebuilt addon (a cross build for a guest, say).
   const candidates = [process.env.DEVMAP_ADDON, join(packageRoot, 'build', 'Release', 'devmap.node')];
   const require = createRequire(import.meta.url);
   for (const file of candidates) {
-    if (file && existsSync(file)) return require(file) as NativeAddon;
+    if (file && existsSync(file)) return [require(file) as NativeAddon, file];
   }
   throw new Error(
     `devmap: the native addon is not built (looked for ${candidates.filter(Boolean).join(', ')}); ` +
@@ -64,4 +64,5 @@ function load(): NativeAddon {
   );
 }
 
-export const native: NativeAddon = load();
+/** The addon, and the file it was loaded from. */
+export const [native, addonPath] = load();

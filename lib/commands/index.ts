@@ -1,0 +1,8 @@
+// Every CLI command module, in the order --help lists them.
+import type { CommandModule } from 'yargs';
+
+import { demoCommand } from './demo.js';
+import { mapCommands } from './map.js';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export const commands: CommandModule<any, any>[] = [demoCommand, ...mapCommands];

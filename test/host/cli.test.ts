@@ -1,0 +1,92 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+import { parseSize } from '../../lib/format.js';
+import { PAGE_SIZE } from '../../lib/index.js';
+import { tempFile } from '../helpers/tmp.js';
+
+const cli = join(process.cwd(), 'dist', 'cli.js');
+const devmap = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 60_000 });
+
+describe('devmap CLI', () => {
+  it('--help lists the commands and map --help shows examples', () => {
+    const r = devmap('--help');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/devmap map <file>/);
+    expect(r.stdout).toMatch(/devmap maps \[pid\]/);
+    expect(r.stdout).toMatch(/devmap demo/);
+    expect(devmap('map', '--help').stdout).toMatch(/Examples:[\s\S]*--length 0x100000/);
+  });
+
+  it('no command or an unknown one: usage error, exit 2', () => {
+    const none = devmap();
+    expect(none.status).toBe(2);
+    expect(none.stderr).toMatch(/Name a command/);
+    const bad = devmap('mapp', 'x');
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/Did you mean map/);
+  });
+
+  it('map shows the VMA and a hexdump of what is in the file', () => {
+    const path = tempFile(Buffer.concat([Buffer.from('devmap!'), Buffer.alloc(PAGE_SIZE)]));
+    const r = devmap('map', path, '--dump', '16', '--read-only');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain(`mapped ${PAGE_SIZE + 7} bytes of ${path} at offset 0 (read-only, MAP_SHARED)`);
+    expect(r.stdout).toMatch(new RegExp(`r--s 00000000 \\S+ \\d+ ${path}  \\[rd `));
+    expect(r.stdout).toContain('64 65 76 6d 61 70 21 00');
+    expect(r.stdout).toContain('|devmap!.........|');
+  });
+
+  it('map reports bad input as one line and exit 1', () => {
+    const path = tempFile(PAGE_SIZE);
+    const r = devmap('map', path, '--offset', '100');
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe(`devmap: offset must be a multiple of the page size (${PAGE_SIZE}), got 100\n`);
+    const s = devmap('map', path, '--offset', 'lots');
+    expect(s.stderr).toBe('devmap: --offset must be a number like 4096, 0x1000 or 4K, got "lots"\n');
+    const missing = devmap('map', path + '.missing');
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toMatch(/^devmap: ENOENT: no such file or directory, open '.*\.missing'\n$/);
+  });
+
+  it('maps --json prints parseable VMAs of a process', () => {
+    const r = devmap('maps', String(process.pid), '--json', '--filter', '[stack]');
+    expect(r.status).toBe(0);
+    const vmas = JSON.parse(r.stdout) as { path: string; start: string; perms: string }[];
+    expect(vmas).toHaveLength(1);
+    expect(vmas[0]).toMatchObject({ path: '[stack]', perms: 'rw-p' });
+    expect(vmas[0]!.start).toMatch(/^0x[0-9a-f]+$/);
+  });
+
+  it('demo writes through one mapping and reads through another', () => {
+    const r = devmap('demo');
+    expect(r.status).toBe(0);
+    const hello = /wrote "(hello from pid \d+)"/.exec(r.stdout)?.[1];
+    expect(hello).toBeDefined();
+    expect(r.stdout).toContain(`the second mapping reads "${hello}"`);
+    expect(r.stdout).toContain(`the file (read(2)) has "${hello}"`);
+    expect(r.stdout).toMatch(/rw-s 00001000 .*devmap-demo-/);
+  });
+});
+
+describe('parseSize', () => {
+  it('accepts decimal, hex and binary suffixes, refuses the rest', () => {
+    expect(parseSize('4096', 'x')).toBe(4096n);
+    expect(parseSize('0x1000', 'x')).toBe(4096n);
+    expect(parseSize('4K', 'x')).toBe(4096n);
+    expect(parseSize('16MiB', 'x')).toBe(16n << 20n);
+    expect(parseSize('1g', 'x')).toBe(1n << 30n);
+    expect(() => parseSize('-1', 'size')).toThrow(/size must be a number/);
+    expect(() => parseSize('1.5M', 'size')).toThrow(RangeError);
+  });
+});
+
+it('the package imports by its own name', () => {
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', "const d = await import('devmap'); console.log(typeof d.mapFile, typeof d.readMaps)"], {
+    encoding: 'utf8',
+  });
+  expect(r.stdout).toBe('function function\n');
+  expect(readFileSync('package.json', 'utf8')).toContain('"os"');
+});
