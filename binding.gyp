@@ -7,7 +7,8 @@
       "sources": [
         "native/addon/addon.cc",
         "native/addon/mapping.cc",
-        "native/addon/sys.cc"
+        "native/addon/sys.cc",
+        "native/addon/fb.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")"

@@ -23,7 +23,60 @@ export interface NativeAddon {
   memfdCreate(name: string, flags: number): number;
   /** `arg`: a view the kernel reads/writes in place, a by-value integer, or nothing. */
   ioctl(fd: number, request: number, arg?: ArrayBufferView | number): number;
+  /** FBIOGET_FSCREENINFO + FBIOGET_VSCREENINFO, decoded. */
+  fbGetInfo(fd: number): { fix: FbFix; var: FbVar };
+  /** FBIOPUT_VSCREENINFO of the current var with `changes` applied; returns what the driver set. */
+  fbPutVar(fd: number, changes: Partial<FbVar>, activate: number): FbVar;
+  /** FBIOPAN_DISPLAY. */
+  fbPan(fd: number, xoffset: number, yoffset: number): void;
+  /** FBIO_WAITFORVSYNC on the thread pool. */
+  fbWaitForVsync(fd: number): Promise<void>;
   constants: NativeConstants;
+}
+
+export interface FbBitfield {
+  offset: number;
+  length: number;
+  msbRight: boolean;
+}
+
+/** struct fb_fix_screeninfo (selected fields). */
+export interface FbFix {
+  id: string;
+  smemStart: bigint;
+  smemLen: number;
+  type: number;
+  visual: number;
+  xpanstep: number;
+  ypanstep: number;
+  ywrapstep: number;
+  lineLength: number;
+  mmioStart: bigint;
+  mmioLen: number;
+  accel: number;
+}
+
+/** struct fb_var_screeninfo (selected fields). */
+export interface FbVar {
+  xres: number;
+  yres: number;
+  xresVirtual: number;
+  yresVirtual: number;
+  xoffset: number;
+  yoffset: number;
+  bitsPerPixel: number;
+  grayscale: number;
+  red: FbBitfield;
+  green: FbBitfield;
+  blue: FbBitfield;
+  transp: FbBitfield;
+  nonstd: number;
+  activate: number;
+  height: number;
+  width: number;
+  pixclock: number;
+  vmode: number;
+  rotate: number;
 }
 
 export interface NativeConstants {
@@ -46,6 +99,18 @@ export interface NativeConstants {
   MADV_NOHUGEPAGE: number;
   MFD_CLOEXEC: number;
   MFD_ALLOW_SEALING: number;
+  FBIOBLANK: number;
+  FB_BLANK_UNBLANK: number;
+  FB_BLANK_POWERDOWN: number;
+  FB_ACTIVATE_NOW: number;
+  FB_ACTIVATE_TEST: number;
+  FB_VISUAL_TRUECOLOR: number;
+  FB_VISUAL_DIRECTCOLOR: number;
+  FB_VISUAL_PSEUDOCOLOR: number;
+  KDSETMODE: number;
+  KDGETMODE: number;
+  KD_TEXT: number;
+  KD_GRAPHICS: number;
 }
 
 /** Package root: dist/ or lib/ sits directly under it. */

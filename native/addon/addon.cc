@@ -66,6 +66,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData<EnvState, Cleanup>(new EnvState());
   InitMapping(env, exports);
   InitSys(env, exports);
+  InitFb(env, exports);  // after InitSys: adds to `constants`
   return exports;
 }
 

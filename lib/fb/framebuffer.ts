@@ -1,0 +1,301 @@
+// Framebuffer: /dev/fbN decoded and mapped, with drawing that honours the
+// stride (line_length) and the colour bitfields.
+import { closeSync, fsyncSync, openSync } from 'node:fs';
+
+import { devmapError, isSystemError, rangeError, withPath } from '../errors.js';
+import { mapFd, type Mapping } from '../mapping.js';
+import { native, type FbFix, type FbVar } from '../native.js';
+import { PixelCodec, type Color, type Image } from './pixel.js';
+import { checkRect, clipRect, type Rect } from './rect.js';
+
+const C = native.constants;
+
+/** System calls the Framebuffer makes; tests pass their own to reach error paths. */
+export interface FbSys {
+  open(path: string): number;
+  close(fd: number): void;
+  getInfo(fd: number): { fix: FbFix; var: FbVar };
+  putVar(fd: number, changes: Partial<FbVar>, activate: number): FbVar;
+  pan(fd: number, x: number, y: number): void;
+  waitForVsync(fd: number): Promise<void>;
+  ioctl(fd: number, request: number, arg: number): number;
+  fsync(fd: number): void;
+  map(fd: number, path: string, length: number): Mapping;
+}
+
+export const fbSys: FbSys = {
+  open: (p) => openSync(p, 'r+'),
+  close: closeSync,
+  getInfo: native.fbGetInfo,
+  putVar: native.fbPutVar,
+  pan: native.fbPan,
+  waitForVsync: native.fbWaitForVsync,
+  ioctl: native.ioctl,
+  fsync: fsyncSync,
+  map: (fd, path, length) => mapFd(fd, path, { length }),
+};
+
+const VISUALS: Record<number, string> = {
+  [C.FB_VISUAL_TRUECOLOR]: 'truecolor',
+  [C.FB_VISUAL_DIRECTCOLOR]: 'directcolor',
+  [C.FB_VISUAL_PSEUDOCOLOR]: 'pseudocolor',
+};
+
+/** What `devmap fb info` shows: the decoded fix and var screen info. */
+export interface FbInfo extends FbVar {
+  path: string;
+  id: string;
+  lineLength: number;
+  smemLen: number;
+  visual: string;
+  format: string;
+  ypanstep: number;
+  ywrapstep: number;
+}
+
+export interface ModeRequest {
+  xres?: number;
+  yres?: number;
+  bitsPerPixel?: number;
+  yresVirtual?: number;
+}
+
+export class Framebuffer {
+  readonly path: string;
+  #fd: number;
+  #sys: FbSys;
+  #info!: FbInfo;
+  #codec!: PixelCodec;
+  #memory!: Mapping;
+  #closed = false;
+
+  private constructor(path: string, fd: number, sys: FbSys) {
+    this.path = path;
+    this.#fd = fd;
+    this.#sys = sys;
+    this.#load();
+  }
+
+  /** Opens and maps `path` (default /dev/fb0). */
+  static open(path = '/dev/fb0', sys: FbSys = fbSys): Framebuffer {
+    let fd: number;
+    try {
+      fd = sys.open(path);
+    } catch (err) {
+      if (isSystemError(err, 'ENOENT')) {
+        throw devmapError('ENOENT', `no framebuffer at ${path}: load a framebuffer driver (e.g. bochs-drm in QEMU with -vga std, or vesafb with vga=0x344), or pass another /dev/fbN`);
+      }
+      throw err;
+    }
+    try {
+      return new Framebuffer(path, fd, sys);
+    } catch (err) {
+      sys.close(fd);
+      if (isSystemError(err, 'ENOTTY')) throw devmapError('ENOTTY', `${path} is not a framebuffer device (FBIOGET_FSCREENINFO failed)`);
+      throw withPath(err, path);
+    }
+  }
+
+  #load(): void {
+    const { fix, var: v } = this.#sys.getInfo(this.#fd);
+    const codec = new PixelCodec(v);
+    this.#info = {
+      ...v, path: this.path, id: fix.id, lineLength: fix.lineLength, smemLen: fix.smemLen,
+      visual: VISUALS[fix.visual] ?? `visual ${fix.visual}`, format: codec.name, ypanstep: fix.ypanstep, ywrapstep: fix.ywrapstep,
+    };
+    if (fix.lineLength < v.xres * codec.bytesPerPixel || fix.lineLength * v.yresVirtual > fix.smemLen) {
+      throw devmapError('ERR_DEVMAP_FB_GEOMETRY', `${this.path}: inconsistent geometry (line_length ${fix.lineLength}, ${v.xres}x${v.yresVirtual}, smem_len ${fix.smemLen})`);
+    }
+    const old = this.#memory;
+    this.#memory = this.#sys.map(this.#fd, this.path, fix.smemLen);
+    old?.unmap();
+    this.#codec = codec;
+  }
+
+  #check(): void {
+    if (this.#closed) throw devmapError('ERR_DEVMAP_CLOSED', `framebuffer ${this.path} is closed`);
+  }
+
+  /** The decoded screen info (a copy). */
+  get info(): FbInfo {
+    this.#check();
+    return { ...this.#info };
+  }
+
+  /** The whole mapped framebuffer memory (smem_len bytes). */
+  get memory(): Mapping {
+    this.#check();
+    return this.#memory;
+  }
+
+  get width(): number {
+    return this.#info.xres;
+  }
+
+  get height(): number {
+    return this.#info.yres;
+  }
+
+  /** Byte offset of visible pixel (x, y) in `memory`. */
+  #at(x: number, y: number): number {
+    const i = this.#info;
+    return (y + i.yoffset) * i.lineLength + (x + i.xoffset) * this.#codec.bytesPerPixel;
+  }
+
+  /** Fills the whole visible screen. */
+  clear(color: Color): void {
+    this.fillRect(0, 0, this.width, this.height, color);
+  }
+
+  /** Fills a rectangle, clipped to the screen. Returns the part drawn (null if none). */
+  fillRect(x: number, y: number, w: number, h: number, color: Color): Rect | null {
+    this.#check();
+    const r = clipRect(checkRect({ x, y, w, h }), this.width, this.height);
+    if (!r) return null;
+    const row = this.#codec.solid(color, r.w);
+    const mem = this.#memory.bytes;
+    for (let j = 0; j < r.h; j++) mem.set(row, this.#at(r.x, r.y + j));
+    return r;
+  }
+
+  /**
+   * Draws an RGBA image with its top-left corner at (x, y). Parts outside the
+   * screen are clipped; alpha is ignored (pixels are copied, not blended).
+   * Returns the screen rectangle drawn (null if none).
+   */
+  putImage(x: number, y: number, image: Image): Rect | null {
+    this.#check();
+    checkImage(image);
+    const r = clipRect(checkRect({ x, y, w: image.width, h: image.height }), this.width, this.height);
+    if (!r) return null;
+    const bpp = this.#codec.bytesPerPixel;
+    const row = new Uint8Array(r.w * bpp);
+    const mem = this.#memory.bytes;
+    for (let j = 0; j < r.h; j++) {
+      const src = ((r.y - y + j) * image.width + (r.x - x)) * 4;
+      this.#codec.encode(image.data, src, row, 0, r.w);
+      mem.set(row, this.#at(r.x, r.y + j));
+    }
+    return r;
+  }
+
+  /** Reads back a rectangle (default: the whole screen), clipped, as RGBA. */
+  readImage(rect?: Partial<Rect>): Image {
+    this.#check();
+    const want = { x: rect?.x ?? 0, y: rect?.y ?? 0, w: rect?.w ?? this.width, h: rect?.h ?? this.height };
+    const r = clipRect(checkRect(want), this.width, this.height) ?? { x: 0, y: 0, w: 0, h: 0 };
+    const data = new Uint8Array(r.w * r.h * 4);
+    const mem = this.#memory.bytes;
+    for (let j = 0; j < r.h; j++) this.#codec.decode(mem, this.#at(r.x, r.y + j), data, j * r.w * 4, r.w);
+    return { width: r.w, height: r.h, data };
+  }
+
+  /**
+   * Pushes what was drawn to the display now. Drivers that shadow the
+   * framebuffer (bochs-drm's fbdev emulation) copy it out by deferred I/O
+   * every ~50 ms; fsync(2) forces that copy. Harmless on direct-mapped ones.
+   */
+  flush(): void {
+    this.#check();
+    this.#sys.fsync(this.#fd);
+  }
+
+  /**
+   * Changes the mode with FBIOPUT_VSCREENINFO. A mode the driver refuses is
+   * an error and the previous mode stays; on success the mapping is renewed.
+   */
+  setMode(mode: ModeRequest): FbInfo {
+    this.#check();
+    const changes: Partial<FbVar> = {};
+    for (const k of ['xres', 'yres', 'bitsPerPixel', 'yresVirtual'] as const) {
+      const v = mode[k];
+      if (v === undefined) continue;
+      if (!Number.isInteger(v) || v < 1 || v > 16384) throw rangeError(`${k} must be an integer in [1, 16384], got ${v}`);
+      changes[k] = v;
+    }
+    if (changes.xres !== undefined) changes.xresVirtual = changes.xres;
+    if (changes.yres !== undefined && changes.yresVirtual === undefined) changes.yresVirtual = changes.yres;
+    changes.xoffset = 0;
+    changes.yoffset = 0;
+    const want = `${mode.xres ?? this.width}x${mode.yres ?? this.height}x${mode.bitsPerPixel ?? this.#info.bitsPerPixel}`;
+    try {
+      this.#sys.putVar(this.#fd, changes, C.FB_ACTIVATE_NOW);
+    } catch (err) {
+      this.#load();
+      if (isSystemError(err)) {
+        throw devmapError(err.code, `${this.path} (${this.#info.id}) refused mode ${want}: ${err.code}; the previous mode ${this.width}x${this.height}x${this.#info.bitsPerPixel} stays`);
+      }
+      throw err;
+    }
+    this.#load();
+    return this.info;
+  }
+
+  /**
+   * Shows the part of the virtual screen starting at row `y` (double
+   * buffering: draw off-screen, then pan). Drawing follows the pan.
+   */
+  pan(y: number): void {
+    this.#check();
+    const i = this.#info;
+    if (i.ypanstep === 0 && i.ywrapstep === 0) {
+      throw devmapError('ERR_DEVMAP_UNSUPPORTED', `${this.path} (${i.id}) cannot pan (ypanstep 0): the driver does not support it`);
+    }
+    if (!Number.isInteger(y) || y < 0 || y + i.yres > i.yresVirtual) {
+      throw rangeError(`y must be an integer in [0, ${i.yresVirtual - i.yres}] (yres_virtual ${i.yresVirtual} - yres ${i.yres}), got ${y}`);
+    }
+    this.#sys.pan(this.#fd, i.xoffset, y);
+    this.#load();
+  }
+
+  /** Resolves at the next vertical blank; rejects if unsupported or after `timeoutMs`. */
+  async waitForVsync({ timeoutMs = 1000 }: { timeoutMs?: number } = {}): Promise<void> {
+    this.#check();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(devmapError('ETIMEDOUT', `no vertical blank on ${this.path} within ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      await Promise.race([this.#sys.waitForVsync(this.#fd), timeout]);
+    } catch (err) {
+      if (isSystemError(err) && (err.code === 'ENOTTY' || err.code === 'EINVAL' || err.code === 'EOPNOTSUPP')) {
+        throw devmapError('ERR_DEVMAP_UNSUPPORTED', `${this.path} (${this.#info.id}) does not support FBIO_WAITFORVSYNC (${err.code})`);
+      }
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Blanks (true) or unblanks (false) the display with FBIOBLANK. */
+  blank(on: boolean): void {
+    this.#check();
+    try {
+      this.#sys.ioctl(this.#fd, C.FBIOBLANK, on ? C.FB_BLANK_POWERDOWN : C.FB_BLANK_UNBLANK);
+    } catch (err) {
+      if (isSystemError(err, 'EINVAL') || isSystemError(err, 'ENOTTY')) {
+        throw devmapError('ERR_DEVMAP_UNSUPPORTED', `${this.path} (${this.#info.id}) does not support blanking (${err.code})`);
+      }
+      throw err;
+    }
+  }
+
+  /** Unmaps and closes. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#memory.unmap();
+    this.#sys.close(this.#fd);
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+function checkImage(image: Image): void {
+  if (!image || !(image.data instanceof Uint8Array) || !Number.isInteger(image.width) || !Number.isInteger(image.height) ||
+      image.width < 0 || image.height < 0 || image.data.length !== image.width * image.height * 4) {
+    throw rangeError('image must be { width, height, data: Uint8Array } with data.length === width * height * 4 (RGBA)');
+  }
+}
