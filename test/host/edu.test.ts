@@ -1,0 +1,107 @@
+// The edu API's pure parts on the host: argument checks, the transfer record
+// and the ioctl numbers against the C header (compiled here when a C
+// compiler exists), and the error a missing device gives.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+import { EDU_BUF_MAX, EDU_WINDOW, XFER_SIZE, checkDmaSize, checkTransfer, encodeTransfer } from '../../lib/dma.js';
+import { Edu, EDU_IOC } from '../../lib/edu.js';
+
+const header = join(process.cwd(), 'native', 'kmod', 'edu', 'devmap_edu.h');
+const hasCc = spawnSync('cc', ['--version']).status === 0;
+
+describe('edu transfer checks', () => {
+  it('accepts ranges up to the last usable device byte (4094) and fills defaults', () => {
+    expect(checkTransfer({ length: 4095 }, 8192)).toEqual({ offset: 0, deviceOffset: 0, length: 4095, timeoutMs: 0 });
+    expect(checkTransfer({ offset: 4095, deviceOffset: 4094, length: 1, timeoutMs: 50 }, 4096)).toEqual({ offset: 4095, deviceOffset: 4094, length: 1, timeoutMs: 50 });
+  });
+
+  it('refuses a range touching device byte 4095 with the option and range named', () => {
+    expect(() => checkTransfer({ deviceOffset: 4094, length: 2 }, 4096)).toThrow(/^length must be an integer in \[1, 1\] for offset 0 and deviceOffset 4094 \(the device window ends at 4095\), got 2$/);
+    expect(() => checkTransfer({ deviceOffset: 4095, length: 1 }, 4096)).toThrow(/deviceOffset must be an integer in \[0, 4094\], got 4095/);
+    expect(() => checkTransfer({ length: 4096 }, 8192)).toThrow(RangeError);
+  });
+
+  it('refuses ranges past the buffer end, bad types and bad timeouts', () => {
+    expect(() => checkTransfer({ offset: 4000, length: 97 }, 4096)).toThrow(/\[1, 96\].*the buffer has 4096 bytes/);
+    expect(() => checkTransfer({ offset: 4096, length: 1 }, 4096)).toThrow(/offset must be an integer in \[0, 4095\]/);
+    expect(() => checkTransfer({ length: 0 }, 4096)).toThrow(/length must be an integer in \[1, 4095\]/);
+    expect(() => checkTransfer({ length: 1.5 }, 4096)).toThrow(RangeError);
+    expect(() => checkTransfer({}, 4096)).toThrow(TypeError);
+    expect(() => checkTransfer({ length: '8' }, 4096)).toThrow(/length must be a number, got string/);
+    expect(() => checkTransfer(null, 4096)).toThrow(TypeError);
+    expect(() => checkTransfer({ length: 1, timeoutMs: 0 }, 4096)).toThrow(/timeoutMs must be an integer in \[1, 60000\]/);
+    for (const f of [() => checkTransfer({ length: -1 }, 4096), () => checkDmaSize(0)]) {
+      expect(f).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+    }
+  });
+
+  it('checks buffer sizes', () => {
+    expect(checkDmaSize(1)).toBe(1);
+    expect(checkDmaSize(EDU_BUF_MAX)).toBe(EDU_BUF_MAX);
+    expect(() => checkDmaSize(EDU_BUF_MAX + 1)).toThrow(/size must be an integer in \[1, 4194304\]/);
+    expect(() => checkDmaSize(4096n as unknown as number)).toThrow(TypeError);
+  });
+
+  it('encodes struct edu_xfer field by field', () => {
+    const b = encodeTransfer(7, 1, { offset: 0x1_0000_0001, deviceOffset: 4094, length: 1, timeoutMs: 250 });
+    const v = new DataView(b.buffer);
+    expect(b.length).toBe(XFER_SIZE);
+    expect([v.getUint32(0, true), v.getUint32(4, true), v.getBigUint64(8, true), v.getUint32(16, true), v.getUint32(20, true), v.getUint32(24, true)]).toEqual([7, 1, 0x100000001n, 1, 4094, 250]);
+  });
+});
+
+describe.skipIf(!hasCc)('edu ABI against devmap_edu.h (needs a C compiler, cc)', () => {
+  it('has the same ioctl numbers, sizes and limits as the header', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'edu-abi-'));
+    try {
+      const names = Object.keys(EDU_IOC);
+      const src = [
+        '#include <stdio.h>',
+        `#include "${header}"`,
+        'int main(void) {',
+        ...names.map((n) => `printf("${n} %lu\\n", (unsigned long)EDU_IOC_${n});`),
+        'printf("XFER %zu\\nWINDOW %u\\nBUF_MAX %u\\n", sizeof(struct edu_xfer), EDU_DEV_WINDOW, EDU_BUF_MAX);',
+        'return 0; }',
+      ].join('\n');
+      writeFileSync(join(dir, 'abi.c'), src);
+      const cc = spawnSync('cc', ['-o', join(dir, 'abi'), join(dir, 'abi.c')], { encoding: 'utf8' });
+      expect(cc.status, cc.stderr).toBe(0);
+      const out = spawnSync(join(dir, 'abi'), { encoding: 'utf8' }).stdout;
+      const want = [...names.map((n) => `${n} ${EDU_IOC[n as keyof typeof EDU_IOC]}`), `XFER ${XFER_SIZE}`, `WINDOW ${EDU_WINDOW}`, `BUF_MAX ${EDU_BUF_MAX}`];
+      expect(out.trim().split('\n')).toEqual(want);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('Edu.open without the device', () => {
+  it('says what to do, as a node:fs system error', () => {
+    let err: NodeJS.ErrnoException | undefined;
+    try {
+      Edu.open('/dev/edu-devmap-missing');
+    } catch (e) {
+      err = e as NodeJS.ErrnoException;
+    }
+    expect(err).toMatchObject({ code: 'ENOENT', syscall: 'open', path: '/dev/edu-devmap-missing' });
+    expect(err?.message).toMatch(/no edu device at \/dev\/edu-devmap-missing: load native\/kmod\/edu \(insmod devmap_edu.ko\) and start QEMU with -device edu/);
+  });
+
+  it('refuses a file that is not the driver (ENOTTY) and a bad path', () => {
+    expect(() => Edu.open('/dev/null')).toThrow(expect.objectContaining({ code: 'ENOTTY', path: '/dev/null' }));
+    expect(() => Edu.open('')).toThrow(TypeError);
+  });
+
+  it('CLI: edu --help lists the commands with examples; a missing device exits 1 with the hint', () => {
+    const cli = join(process.cwd(), 'dist', 'cli.js');
+    const help = spawnSync(process.execPath, [cli, 'edu', '--help'], { encoding: 'utf8' });
+    expect(help.stdout).toMatch(/devmap edu info[\s\S]*devmap edu factorial <n>[\s\S]*devmap edu dma-test[\s\S]*Examples:/);
+    const r = spawnSync(process.execPath, [cli, 'edu', 'info', '--device', '/dev/edu-devmap-missing'], { encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/insmod devmap_edu.ko/);
+  });
+});
