@@ -17,3 +17,5 @@ export { Edu } from './edu.js';
 export type { EduInfo, EduStats } from './edu.js';
 export { DmaBuffer } from './dma.js';
 export type { TransferOptions } from './dma.js';
+export { Ivshmem, openHostFile, NO_DEVICE, IVSHMEM_VENDOR, IVSHMEM_DEVICE } from './ivshmem.js';
+export type { CacheMode, Register, Variant, IvshmemDevice, OpenOptions, IvshmemHostFile } from './ivshmem.js';

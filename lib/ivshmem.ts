@@ -1,0 +1,259 @@
+// QEMU's ivshmem device: list, open (companion module or sysfs), host file.
+import { closeSync, constants as fsc, fstatSync, openSync, read } from 'node:fs';
+
+import { native } from './native.js';
+import { mapFd, type Mapping } from './mapping.js';
+import { devmapError, rangeError } from './errors.js';
+import { listPci, realSysfs, type SysfsReader } from './pci.js';
+import { cacheCode, decodeInfo, INFO_SIZE, IOC, pair, REGISTERS, type CacheMode, type Register } from './ivshmem-abi.js';
+import { checkOpen, pick, windowOf, type CheckedOpen, type IvshmemDevice, type OpenOptions } from './ivshmem-options.js';
+
+export type { CacheMode, Register, Variant } from './ivshmem-abi.js';
+export type { IvshmemDevice, OpenOptions } from './ivshmem-options.js';
+export { NO_DEVICE } from './ivshmem-options.js';
+export { openHostFile, type IvshmemHostFile } from './ivshmem-host.js';
+
+export const IVSHMEM_VENDOR = 0x1af4;
+export const IVSHMEM_DEVICE = 0x1110;
+export const MODULE_NAME = 'devmap_ivshmem';
+
+/** The system calls open() makes, injectable so error paths run without a device. */
+export interface IvshmemDeps {
+  sysfs: SysfsReader;
+  open(path: string, flags: number): number;
+}
+const realDeps: IvshmemDeps = { sysfs: realSysfs, open: (p, f) => openSync(p, f) };
+
+const fdRegistry = new FinalizationRegistry<number>((fd) => {
+  try {
+    closeSync(fd);
+  } catch {
+    /* already closed */
+  }
+});
+
+/** An open ivshmem device: its shared memory mapped, plus registers and interrupts via the module. */
+export class Ivshmem {
+  /** Which way the memory was mapped: the companion module's node or sysfs resource2[_wc]. */
+  readonly path: 'module' | 'sysfs';
+  readonly device: IvshmemDevice;
+  readonly memory: Mapping;
+  readonly size: number;
+  /** The cache attribute asked for. */
+  readonly cache: CacheMode;
+  /**
+   * The attribute the kernel really gave the mapping (module path; null via
+   * sysfs). x86 PAT maps 'wb' as uncached where the firmware's MTRRs make the
+   * PCI hole uncached, and a second mapping of a BAR takes the first one's type.
+   */
+  readonly grantedCache: CacheMode | null;
+  /** IVPosition: this peer's ID (0 without a doorbell server). */
+  readonly ivPosition: number;
+  /** MSI-X vectors (module path, doorbell variant), else 0. */
+  readonly vectors: number;
+  #fd: number;
+  #closed = false;
+  #reads = 0;
+
+  /** @internal use Ivshmem.open() */
+  constructor(init: {
+    path: 'module' | 'sysfs'; device: IvshmemDevice; memory: Mapping; cache: CacheMode;
+    grantedCache: CacheMode | null; ivPosition: number; vectors: number; fd: number;
+  }) {
+    this.path = init.path;
+    this.device = init.device;
+    this.memory = init.memory;
+    this.size = init.device.size;
+    this.cache = init.cache;
+    this.grantedCache = init.grantedCache;
+    this.ivPosition = init.ivPosition;
+    this.vectors = init.vectors;
+    this.#fd = init.fd;
+    if (init.fd >= 0) fdRegistry.register(this, init.fd, this);
+  }
+
+  /** Lists ivshmem devices from sysfs, in PCI address order. */
+  static list(io: SysfsReader = realSysfs): IvshmemDevice[] {
+    return listPci({ vendor: IVSHMEM_VENDOR, device: IVSHMEM_DEVICE }, io).map((d, index) => {
+      const misc = io.exists(`${d.sysfsPath}/misc`) ? io.readdir(`${d.sysfsPath}/misc`).find((n) => /^ivshmem\d+$/.test(n)) : undefined;
+      return {
+        index,
+        address: d.address,
+        size: Number(d.resources[2]?.size ?? 0n),
+        variant: (d.resources[1]?.size ?? 0n) > 0n ? 'doorbell' : 'plain',
+        driver: d.driver,
+        node: misc === undefined ? null : `/dev/${misc}`,
+        sysfsPath: d.sysfsPath,
+      };
+    });
+  }
+
+  /** Maps a device's shared memory, through /dev/ivshmemN if the module is bound, else sysfs. */
+  static open(options: OpenOptions = {}, deps: IvshmemDeps = realDeps): Ivshmem {
+    const opts = checkOpen(options);
+    const dev = pick(Ivshmem.list(deps.sysfs), opts);
+    const viaModule = opts.via === 'module' || (opts.via === 'auto' && dev.node !== null);
+    if (viaModule && dev.node === null) {
+      throw devmapError(
+        'ERR_DEVMAP_NO_MODULE',
+        `ivshmem ${dev.address} has no /dev/ivshmemN (bound driver: ${dev.driver ?? 'none'}); ` +
+          `load the companion module (insmod ${MODULE_NAME}.ko) or open with via: 'sysfs'`
+      );
+    }
+    windowOf(dev, opts); // refuse a bad window before opening anything
+    return viaModule ? openModule(dev, opts, deps) : openSysfs(dev, opts, deps);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  #driverFd(what: string): number {
+    if (this.#closed) throw devmapError('ERR_DEVMAP_CLOSED', `ivshmem ${this.device.address} is closed`);
+    if (this.#fd < 0) {
+      throw devmapError('ERR_DEVMAP_NO_MODULE', `${what} needs the ${MODULE_NAME} module; ${this.device.address} was opened through sysfs`);
+    }
+    return this.#fd;
+  }
+
+  /** Reads a BAR0 register ('intrmask', 'intrstatus', 'ivposition'). */
+  readRegister(name: Register): number {
+    const fd = this.#driverFd('register access');
+    const buf = pair(register(name), 0);
+    native.ioctl(fd, IOC.REG_READ, buf);
+    return new DataView(buf.buffer).getUint32(4, true);
+  }
+
+  /** Writes a BAR0 register ('intrmask', 'intrstatus', 'doorbell'). */
+  writeRegister(name: Register, value: number): void {
+    const fd = this.#driverFd('register access');
+    if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) throw rangeError(`value must be an integer in [0, 2^32 - 1], got ${value}`);
+    native.ioctl(fd, IOC.REG_WRITE, pair(register(name), value));
+  }
+
+  /** Rings `vector` of peer `peer` (the Doorbell register). */
+  ring(peer: number, vector = 0): void {
+    const fd = this.#driverFd('ring()');
+    for (const [n, v] of [['peer', peer], ['vector', vector]] as const) {
+      if (!Number.isInteger(v) || v < 0 || v > 0xffff) throw rangeError(`${n} must be an integer in [0, 65535], got ${v}`);
+    }
+    const buf = new Uint8Array(4);
+    new DataView(buf.buffer).setUint32(0, ((peer << 16) >>> 0) + vector, true);
+    native.ioctl(fd, IOC.RING, buf);
+  }
+
+  /**
+   * Resolves with a bitmask of the MSI-X vectors that fired since the last
+   * call (doorbell variant). The blocking read() runs on libuv's thread
+   * pool, so the event loop keeps running; close() wakes it (resolves 0n).
+   */
+  waitForInterrupt(): Promise<bigint> {
+    const fd = this.#driverFd('waitForInterrupt()');
+    const buf = new Uint8Array(8);
+    this.#reads++;
+    return new Promise((resolve, reject) => {
+      read(fd, buf, 0, 8, null, (err, n) => {
+        // close() defers closing the fd until no read can still use it.
+        if (--this.#reads === 0 && this.#closed) closeSync(fd);
+        if (err) reject(Object.assign(err, { path: this.device.node }));
+        else resolve(n === 8 ? new DataView(buf.buffer).getBigUint64(0, true) : 0n);
+      });
+    });
+  }
+
+  /** Unmaps the memory and closes the device. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.memory.unmap();
+    if (this.#fd >= 0) {
+      fdRegistry.unregister(this);
+      try {
+        native.ioctl(this.#fd, IOC.CANCEL); // wake pending waitForInterrupt() reads
+      } catch {
+        /* device unbound meanwhile: ENODEV, nothing waits */
+      }
+      if (this.#reads === 0) closeSync(this.#fd);
+      this.#fd = -1;
+    }
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+function register(name: Register): number {
+  const off = REGISTERS[name];
+  if (off === undefined) throw rangeError(`register must be one of ${Object.keys(REGISTERS).join(', ')}, got ${String(name)}`);
+  return off;
+}
+
+function openModule(dev: IvshmemDevice, o: CheckedOpen, deps: IvshmemDeps): Ivshmem {
+  const node = dev.node!;
+  const cache = o.cache ?? 'wb';
+  const fd = deps.open(node, fsc.O_RDWR);
+  try {
+    const mode = new Uint8Array(4);
+    new DataView(mode.buffer).setUint32(0, cacheCode(cache), true);
+    native.ioctl(fd, IOC.SET_CACHE, mode);
+    const buf = new Uint8Array(INFO_SIZE);
+    native.ioctl(fd, IOC.INFO, buf);
+    const info = decodeInfo(buf);
+    const d = { ...dev, size: Number(info.size), variant: info.variant };
+    const memory = mapFd(fd, node, windowOf(d, o), fstatSync(fd));
+    native.ioctl(fd, IOC.INFO, buf); // again: what the mapping was granted
+    const { granted } = decodeInfo(buf);
+    return new Ivshmem({ path: 'module', device: d, memory, cache, grantedCache: granted, ivPosition: info.ivPosition, vectors: info.vectors, fd });
+  } catch (err) {
+    closeSync(fd);
+    throw withNode(err, node);
+  }
+}
+
+function openSysfs(dev: IvshmemDevice, o: CheckedOpen, deps: IvshmemDeps): Ivshmem {
+  const cache = o.cache ?? 'uc';
+  if (cache === 'wb') {
+    throw devmapError('ERR_DEVMAP_CACHE_UNSUPPORTED', `cache 'wb' needs the ${MODULE_NAME} module; sysfs offers 'uc' (resource2) and 'wc' (resource2_wc)`);
+  }
+  if (dev.driver !== null) {
+    throw devmapError(
+      'ERR_DEVMAP_BUSY',
+      `ivshmem ${dev.address} is bound to ${dev.driver}, which owns BAR2, so sysfs cannot map it; use the module's node or unbind the driver`
+    );
+  }
+  const file = `${dev.sysfsPath}/${cache === 'wc' ? 'resource2_wc' : 'resource2'}`;
+  const regsFile = `${dev.sysfsPath}/resource0`;
+  const fd = deps.open(file, fsc.O_RDWR);
+  let memory: Mapping;
+  try {
+    memory = mapFd(fd, file, windowOf(dev, o), fstatSync(fd));
+  } finally {
+    closeSync(fd);
+  }
+  // IVPosition from BAR0 (256 bytes: the kernel rounds the mapping to a page).
+  let ivPosition = 0;
+  try {
+    const rfd = deps.open(regsFile, fsc.O_RDWR);
+    try {
+      const regs = mapFd(rfd, regsFile, { length: 256 }, fstatSync(rfd));
+      ivPosition = regs.read32(REGISTERS.ivposition);
+      regs.unmap();
+    } finally {
+      closeSync(rfd);
+    }
+  } catch (err) {
+    memory.unmap();
+    throw err;
+  }
+  return new Ivshmem({ path: 'sysfs', device: dev, memory, cache, grantedCache: null, ivPosition, vectors: 0, fd: -1 });
+}
+
+function withNode(err: unknown, node: string): unknown {
+  const e = err as { syscall?: string; path?: string; message: string };
+  if (e && typeof e.syscall === 'string' && e.path === undefined) {
+    e.path = node;
+    e.message = `${e.message} '${node}'`;
+  }
+  return err;
+}

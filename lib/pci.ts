@@ -1,0 +1,103 @@
+// PCI devices as sysfs describes them (/sys/bus/pci/devices/BDF/...).
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { basename } from 'node:path';
+
+/**
+ * The file system calls PCI listing makes. Tests inject one to drive every
+ * path without a device; the default reads the real sysfs.
+ */
+export interface SysfsReader {
+  readdir(path: string): string[];
+  readFile(path: string): string;
+  /** Target of a symlink, or undefined when there is none. */
+  readlink(path: string): string | undefined;
+  exists(path: string): boolean;
+}
+
+export const realSysfs: SysfsReader = {
+  readdir: (p) => readdirSync(p),
+  readFile: (p) => readFileSync(p, 'utf8'),
+  readlink: (p) => {
+    try {
+      return readlinkSync(p);
+    } catch (err) {
+      if ((err as { code?: string }).code === 'ENOENT') return undefined;
+      throw err;
+    }
+  },
+  exists: (p) => existsSync(p),
+};
+
+export const PCI_DEVICES = '/sys/bus/pci/devices';
+
+/** One BAR or ROM line of a device's `resource` file. */
+export interface PciResource {
+  start: bigint;
+  end: bigint;
+  flags: bigint;
+  /** end - start + 1, or 0 for an unused slot. */
+  size: bigint;
+}
+
+export interface PciDevice {
+  /** Domain:bus:device.function, e.g. '0000:00:04.0'. */
+  address: string;
+  vendor: number;
+  device: number;
+  /** Name of the bound driver, or null when none is bound. */
+  driver: string | null;
+  /** BAR0..BAR5, ROM, and bridge windows, as sysfs lists them. */
+  resources: PciResource[];
+  /** sysfs folder of the device. */
+  sysfsPath: string;
+}
+
+/** Parses a `resource` file: one '0xSTART 0xEND 0xFLAGS' line per slot. */
+export function parseResources(text: string): PciResource[] {
+  const out: PciResource[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^\s*(0x[0-9a-fA-F]+)\s+(0x[0-9a-fA-F]+)\s+(0x[0-9a-fA-F]+)\s*$/.exec(line);
+    if (!m) continue;
+    const start = BigInt(m[1]!);
+    const end = BigInt(m[2]!);
+    out.push({ start, end, flags: BigInt(m[3]!), size: start === 0n && end === 0n ? 0n : end - start + 1n });
+  }
+  return out;
+}
+
+function readHex(io: SysfsReader, path: string): number {
+  const v = Number.parseInt(io.readFile(path).trim(), 16);
+  if (Number.isNaN(v)) throw new Error(`unexpected contents of ${path}`);
+  return v;
+}
+
+/** Reads one device's sysfs folder. */
+export function readPciDevice(address: string, io: SysfsReader = realSysfs, root = PCI_DEVICES): PciDevice {
+  const dir = `${root}/${address}`;
+  const link = io.readlink(`${dir}/driver`);
+  return {
+    address,
+    vendor: readHex(io, `${dir}/vendor`),
+    device: readHex(io, `${dir}/device`),
+    driver: link === undefined ? null : basename(link),
+    resources: parseResources(io.readFile(`${dir}/resource`)),
+    sysfsPath: dir,
+  };
+}
+
+/** All PCI devices, optionally only those with the given vendor:device id. */
+export function listPci(
+  match: { vendor?: number; device?: number } = {},
+  io: SysfsReader = realSysfs,
+  root = PCI_DEVICES
+): PciDevice[] {
+  if (!io.exists(root)) return [];
+  const out: PciDevice[] = [];
+  for (const address of io.readdir(root).sort()) {
+    const dir = `${root}/${address}`;
+    if (match.vendor !== undefined && readHex(io, `${dir}/vendor`) !== match.vendor) continue;
+    if (match.device !== undefined && readHex(io, `${dir}/device`) !== match.device) continue;
+    out.push(readPciDevice(address, io, root));
+  }
+  return out;
+}
