@@ -8,7 +8,8 @@
         "native/addon/addon.cc",
         "native/addon/mapping.cc",
         "native/addon/sys.cc",
-        "native/addon/fb.cc"
+        "native/addon/fb.cc",
+        "native/addon/ipc.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")"

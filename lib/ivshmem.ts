@@ -6,10 +6,12 @@ import { mapFd, type Mapping } from './mapping.js';
 import { devmapError, rangeError } from './errors.js';
 import { listPci, realSysfs, type SysfsReader } from './pci.js';
 import { cacheCode, decodeInfo, INFO_SIZE, IOC, pair, REGISTERS, type CacheMode, type Register } from './ivshmem-abi.js';
+import { MaskPump, type WaitOptions } from './interrupts.js';
 import { checkOpen, pick, windowOf, type CheckedOpen, type IvshmemDevice, type OpenOptions } from './ivshmem-options.js';
 
 export type { CacheMode, Register, Variant } from './ivshmem-abi.js';
 export type { IvshmemDevice, OpenOptions } from './ivshmem-options.js';
+export type { WaitOptions } from './interrupts.js';
 export { NO_DEVICE } from './ivshmem-options.js';
 export { openHostFile, type IvshmemHostFile } from './ivshmem-host.js';
 
@@ -54,6 +56,7 @@ export class Ivshmem {
   #fd: number;
   #closed = false;
   #reads = 0;
+  #pump: MaskPump | null = null;
 
   /** @internal use Ivshmem.open() */
   constructor(init: {
@@ -143,11 +146,23 @@ export class Ivshmem {
   }
 
   /**
-   * Resolves with a bitmask of the MSI-X vectors that fired since the last
-   * call (doorbell variant). The blocking read() runs on libuv's thread
-   * pool, so the event loop keeps running; close() wakes it (resolves 0n).
+   * Without options: resolves with a bitmask of the MSI-X vectors that fired
+   * since the last call (doorbell variant). The blocking read() runs on
+   * libuv's thread pool, so the event loop keeps running; close() wakes it
+   * (resolves 0n). With `{ vector, timeoutMs }`: resolves (with 1) once that
+   * vector fired, rejects with ERR_DEVMAP_TIMEOUT after `timeoutMs`; do not
+   * mix the two forms on one device (they would steal each other's bits).
    */
-  waitForInterrupt(): Promise<bigint> {
+  waitForInterrupt(): Promise<bigint>;
+  waitForInterrupt(options: WaitOptions): Promise<number>;
+  waitForInterrupt(options?: WaitOptions): Promise<bigint | number> {
+    if (options === undefined) return this.#readMask();
+    this.#driverFd('waitForInterrupt()');
+    this.#pump ??= new MaskPump(Math.max(this.vectors, 1), () => this.#readMask());
+    return this.#pump.wait(options);
+  }
+
+  #readMask(): Promise<bigint> {
     const fd = this.#driverFd('waitForInterrupt()');
     const buf = new Uint8Array(8);
     this.#reads++;

@@ -31,6 +31,16 @@ export interface NativeAddon {
   fbPan(fd: number, xoffset: number, yoffset: number): void;
   /** FBIO_WAITFORVSYNC on the thread pool. */
   fbWaitForVsync(fd: number): Promise<void>;
+  /** eventfd(2) -> fd. Its 8-byte counter is read/written with node:fs. */
+  eventfd(initval: number, flags: number): number;
+  /** One sendmsg(2) of `data` (non-empty) with `fds` as SCM_RIGHTS; MSG_DONTWAIT | MSG_NOSIGNAL. */
+  sendFds(socketFd: number, data: ArrayBufferView, fds: number[]): number;
+  /** One recvmsg(2), MSG_DONTWAIT (EAGAIN when empty); received fds are close-on-exec; empty `data` = EOF. */
+  recvFds(socketFd: number, maxData: number, maxFds: number): { data: Buffer; fds: number[]; truncated: boolean };
+  /** A connected AF_UNIX stream socket that libuv never reads (so passed fds are not lost). */
+  unixConnect(path: string): number;
+  /** poll(2) on the thread pool: revents per fd. Always bounded by `timeoutMs`. */
+  poll(fds: number[], events: number, timeoutMs: number): Promise<number[]>;
   constants: NativeConstants;
 }
 
@@ -111,6 +121,13 @@ export interface NativeConstants {
   KDGETMODE: number;
   KD_TEXT: number;
   KD_GRAPHICS: number;
+  EFD_CLOEXEC: number;
+  EFD_NONBLOCK: number;
+  EFD_SEMAPHORE: number;
+  POLLIN: number;
+  POLLERR: number;
+  POLLHUP: number;
+  POLLNVAL: number;
 }
 
 /** Package root: dist/ or lib/ sits directly under it. */

@@ -7,6 +7,7 @@ import { findVma, readMaps } from '../maps.js';
 import { formatBytes, hexdump, parseSize } from '../format.js';
 import { rangeError } from '../errors.js';
 import { vmaLine } from './map.js';
+import { doorbellCommands } from './ivshmem-doorbell.js';
 
 interface Common {
   device?: string;
@@ -148,7 +149,7 @@ const sub: CommandModule<any, any>[] = [
 
 export const ivshmemCommand: CommandModule = {
   command: 'ivshmem <command>',
-  describe: "QEMU's ivshmem shared memory: list devices, read and write BAR2",
+  describe: "QEMU's ivshmem shared memory: list devices, read and write BAR2, doorbells, channel",
   builder: (y) => {
     let b = y
       .example('devmap ivshmem list', 'devices, their size and whether /dev/ivshmemN exists')
@@ -157,8 +158,12 @@ export const ivshmemCommand: CommandModule = {
       .example('devmap ivshmem write 0x1000 "hello host"', 'write a string at 4 KiB')
       .example('devmap ivshmem write 0 --file blob.bin -d 0000:00:05.0', 'write a file to the device at 00:05.0')
       .example('devmap ivshmem dump 0 64 --via sysfs', 'hex dump through resource2, without the module')
-      .demandCommand(1, 'Name an ivshmem command: list, info, read, write, dump, hexdump.');
-    for (const c of sub) b = b.command(c);
+      .example('devmap ivshmem ring 1 0', "ring peer 1's vector 0 (doorbell device)")
+      .example('devmap ivshmem wait 0 --timeout 5000', 'wait up to 5 s for vector 0')
+      .example('devmap ivshmem send --init "hi" --peer 1 -s /tmp/ivs.sock', 'host peer: format a channel, send, ring peer 1')
+      .example('devmap ivshmem recv -n 10 --json', 'guest: print the next 10 messages')
+      .demandCommand(1, 'Name an ivshmem command: list, info, read, write, dump, hexdump, ring, wait, send, recv.');
+    for (const c of [...sub, ...doorbellCommands]) b = b.command(c);
     return b;
   },
   handler: () => {},

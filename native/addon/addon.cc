@@ -66,7 +66,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData<EnvState, Cleanup>(new EnvState());
   InitMapping(env, exports);
   InitSys(env, exports);
-  InitFb(env, exports);  // after InitSys: adds to `constants`
+  InitFb(env, exports);   // after InitSys: adds to `constants`
+  InitIpc(env, exports);  // likewise
   return exports;
 }
 

@@ -38,5 +38,6 @@ bool GetU64(Napi::Env env, const Napi::Value& v, const char* what, uint64_t* out
 void InitMapping(Napi::Env env, Napi::Object exports);
 void InitSys(Napi::Env env, Napi::Object exports);
 void InitFb(Napi::Env env, Napi::Object exports);
+void InitIpc(Napi::Env env, Napi::Object exports);
 
 }  // namespace devmap

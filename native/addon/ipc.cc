@@ -1,0 +1,251 @@
+// What the ivshmem doorbell server and host peer need that Node has no
+// binding for: eventfd(2), SCM_RIGHTS fd passing over a UNIX stream socket
+// (sendmsg/recvmsg), a connected UNIX socket libuv never reads from (libuv
+// would read() the stream and silently drop the passed fds), and poll(2) on
+// the thread pool to await readable fds. Reading and writing an eventfd's
+// 8-byte counter is plain read/write: lib/ does that with node:fs.
+#include "common.h"
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+namespace devmap {
+
+// SCM_RIGHTS carries at most SCM_MAX_FD (253) fds per message.
+static const size_t kMaxFds = 253;
+static const size_t kMaxData = 1 << 20;
+
+static bool IsFd(const Napi::Value& v) {
+  return v.IsNumber() && v.As<Napi::Number>().Int32Value() >= 0;
+}
+
+static Napi::Value BadArgs(Napi::Env env, const char* usage) {
+  Napi::TypeError::New(env, std::string(usage) + ": bad arguments").ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+// eventfd(initval, flags) -> fd
+static Napi::Value Eventfd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) return BadArgs(env, "eventfd(initval, flags)");
+  int fd = eventfd(info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::Number>().Int32Value());
+  if (fd < 0) {
+    ThrowErrno(env, errno, "eventfd");
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, fd);
+}
+
+// sendFds(socketFd, data, fds) -> bytes sent. One sendmsg: the fds ride on
+// the first byte of `data`, which must not be empty (a stream socket drops
+// ancillary data sent without payload). MSG_NOSIGNAL: a peer that went away
+// gives EPIPE, not a process-killing SIGPIPE.
+static Napi::Value SendFds(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !IsFd(info[0]) || !info[1].IsTypedArray() || !info[2].IsArray()) {
+    return BadArgs(env, "sendFds(socketFd, data, fds)");
+  }
+  Napi::TypedArray data = info[1].As<Napi::TypedArray>();
+  Napi::Array list = info[2].As<Napi::Array>();
+  if (data.ByteLength() == 0 || list.Length() > kMaxFds) {
+    Napi::RangeError::New(env, "sendFds: data must not be empty and fds must hold at most 253 fds").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::vector<int> fds;
+  for (uint32_t i = 0; i < list.Length(); i++) {
+    Napi::Value v = list.Get(i);
+    if (!IsFd(v)) return BadArgs(env, "sendFds: fds must be non-negative integers");
+    fds.push_back(v.As<Napi::Number>().Int32Value());
+  }
+  struct iovec iov;
+  iov.iov_base = static_cast<uint8_t*>(data.ArrayBuffer().Data()) + data.ByteOffset();
+  iov.iov_len = data.ByteLength();
+  struct msghdr msg;
+  memset(&msg, 0, sizeof msg);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  std::vector<char> control(CMSG_SPACE(sizeof(int) * kMaxFds));
+  if (!fds.empty()) {
+    msg.msg_control = control.data();
+    msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
+    struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+    memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
+  }
+  ssize_t n;
+  do {
+    n = sendmsg(info[0].As<Napi::Number>().Int32Value(), &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    ThrowErrno(env, errno, "sendmsg");
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, static_cast<double>(n));
+}
+
+// recvFds(socketFd, maxData, maxFds) -> { data, fds, truncated }. Never
+// blocks (MSG_DONTWAIT: EAGAIN when nothing is queued). Received fds are
+// close-on-exec. `data` of length 0 means end of stream.
+static Napi::Value RecvFds(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !IsFd(info[0]) || !info[1].IsNumber() || !info[2].IsNumber()) {
+    return BadArgs(env, "recvFds(socketFd, maxData, maxFds)");
+  }
+  uint32_t maxData = info[1].As<Napi::Number>().Uint32Value();
+  uint32_t maxFds = info[2].As<Napi::Number>().Uint32Value();
+  if (maxData == 0 || maxData > kMaxData || maxFds > kMaxFds) {
+    Napi::RangeError::New(env, "recvFds: maxData must be in [1, 1048576] and maxFds in [0, 253]").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::vector<uint8_t> buf(maxData);
+  std::vector<char> control(CMSG_SPACE(sizeof(int) * (maxFds ? maxFds : 1)));
+  struct iovec iov = {buf.data(), maxData};
+  struct msghdr msg;
+  memset(&msg, 0, sizeof msg);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  if (maxFds > 0) {
+    msg.msg_control = control.data();
+    msg.msg_controllen = CMSG_SPACE(sizeof(int) * maxFds);
+  }
+  ssize_t n;
+  do {
+    n = recvmsg(info[0].As<Napi::Number>().Int32Value(), &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    ThrowErrno(env, errno, "recvmsg");
+    return env.Undefined();
+  }
+  Napi::Array fds = Napi::Array::New(env);
+  uint32_t count = 0;
+  for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < k; i++) {
+      int fd;
+      memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+      fds.Set(count++, Napi::Number::New(env, fd));
+    }
+  }
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("data", Napi::Buffer<uint8_t>::Copy(env, buf.data(), static_cast<size_t>(n)));
+  out.Set("fds", fds);
+  out.Set("truncated", Napi::Boolean::New(env, (msg.msg_flags & (MSG_CTRUNC | MSG_TRUNC)) != 0));
+  return out;
+}
+
+// unixConnect(path) -> fd of a connected, close-on-exec SOCK_STREAM socket.
+static Napi::Value UnixConnect(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) return BadArgs(env, "unixConnect(path)");
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  struct sockaddr_un addr;
+  memset(&addr, 0, sizeof addr);
+  if (path.empty() || path.size() >= sizeof addr.sun_path) {
+    Napi::RangeError::New(env, "unixConnect: path must be 1 to 107 bytes").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  addr.sun_family = AF_UNIX;
+  memcpy(addr.sun_path, path.data(), path.size());
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    ThrowErrno(env, errno, "socket");
+    return env.Undefined();
+  }
+  if (connect(fd, reinterpret_cast<struct sockaddr*>(&addr), sizeof addr) < 0) {
+    int err = errno;
+    close(fd);
+    ThrowErrno(env, err, "connect");
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, fd);
+}
+
+// poll(fds, events, timeoutMs) -> Promise<number[]> of revents, on the
+// thread pool so the event loop keeps running. The caller bounds the wait
+// (timeout) and wakes it early by making one of `fds` readable (an eventfd
+// it owns): closing an fd does not wake a poll() that waits on it.
+class PollWorker : public Napi::AsyncWorker {
+ public:
+  PollWorker(Napi::Env env, std::vector<struct pollfd> fds, int timeout)
+      : Napi::AsyncWorker(env, "devmap.poll"), deferred_(Napi::Promise::Deferred::New(env)), fds_(std::move(fds)), timeout_(timeout) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override {
+    int rc;
+    do {
+      rc = ::poll(fds_.data(), fds_.size(), timeout_);
+    } while (rc < 0 && errno == EINTR);
+    err_ = rc < 0 ? errno : 0;
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (err_ != 0) {
+      ThrowErrno(env, err_, "poll");
+      Napi::Error e = env.GetAndClearPendingException();
+      deferred_.Reject(e.Value());
+      return;
+    }
+    Napi::Array out = Napi::Array::New(env, fds_.size());
+    for (size_t i = 0; i < fds_.size(); i++) out.Set(static_cast<uint32_t>(i), Napi::Number::New(env, fds_[i].revents));
+    deferred_.Resolve(out);
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::vector<struct pollfd> fds_;
+  int timeout_;
+  int err_ = 0;
+};
+
+static Napi::Value Poll(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsArray() || !info[1].IsNumber() || !info[2].IsNumber()) {
+    return BadArgs(env, "poll(fds, events, timeoutMs)");
+  }
+  Napi::Array list = info[0].As<Napi::Array>();
+  short events = static_cast<short>(info[1].As<Napi::Number>().Int32Value());
+  int timeout = info[2].As<Napi::Number>().Int32Value();
+  if (list.Length() == 0 || list.Length() > 1024 || timeout < 0) {
+    Napi::RangeError::New(env, "poll: 1 to 1024 fds and a timeout >= 0 ms (never infinite)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::vector<struct pollfd> fds;
+  for (uint32_t i = 0; i < list.Length(); i++) {
+    Napi::Value v = list.Get(i);
+    if (!IsFd(v)) return BadArgs(env, "poll: fds must be non-negative integers");
+    fds.push_back({v.As<Napi::Number>().Int32Value(), events, 0});
+  }
+  PollWorker* w = new PollWorker(env, std::move(fds), timeout);
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
+
+void InitIpc(Napi::Env env, Napi::Object exports) {
+  exports.Set("eventfd", Napi::Function::New(env, Eventfd, "eventfd"));
+  exports.Set("sendFds", Napi::Function::New(env, SendFds, "sendFds"));
+  exports.Set("recvFds", Napi::Function::New(env, RecvFds, "recvFds"));
+  exports.Set("unixConnect", Napi::Function::New(env, UnixConnect, "unixConnect"));
+  exports.Set("poll", Napi::Function::New(env, Poll, "poll"));
+  Napi::Object c = exports.Get("constants").As<Napi::Object>();
+  c.Set("EFD_CLOEXEC", Napi::Number::New(env, EFD_CLOEXEC));
+  c.Set("EFD_NONBLOCK", Napi::Number::New(env, EFD_NONBLOCK));
+  c.Set("EFD_SEMAPHORE", Napi::Number::New(env, EFD_SEMAPHORE));
+  c.Set("POLLIN", Napi::Number::New(env, POLLIN));
+  c.Set("POLLERR", Napi::Number::New(env, POLLERR));
+  c.Set("POLLHUP", Napi::Number::New(env, POLLHUP));
+  c.Set("POLLNVAL", Napi::Number::New(env, POLLNVAL));
+}
+
+}  // namespace devmap
