@@ -6,7 +6,8 @@ import { eduCommand } from './edu.js';
 import { fbCommand } from './fb.js';
 import { guestCommand } from './guest.js';
 import { ivshmemCommand } from './ivshmem.js';
+import { ivshmemServerCommand } from './ivshmem-doorbell.js';
 import { mapCommands } from './map.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [demoCommand, ...mapCommands, fbCommand, ivshmemCommand, eduCommand, guestCommand];
+export const commands: CommandModule<any, any>[] = [demoCommand, ...mapCommands, fbCommand, ivshmemCommand, ivshmemServerCommand, eduCommand, guestCommand];
