@@ -1,27 +1,13 @@
 import { defineConfig } from 'vitest/config';
 
-// Two tiers: `host` runs here on real mappings of files, /dev/shm and memfd;
-// `guest` runs inside a QEMU guest on the real devices (scripts/test.mjs
-// boots it). Never run the guest tier on the host.
+// The host tier: vitest on this machine, on real mappings of files, /dev/shm
+// and memfd. The guest tier (test/guest/**) runs inside a QEMU guest through
+// qemu/vitest.guest.config.mjs; `npm test` (scripts/test.mjs) runs both.
 export default defineConfig({
   test: {
-    projects: [
-      {
-        test: {
-          name: 'host',
-          include: ['test/host/**/*.test.ts'],
-          pool: 'forks',
-          testTimeout: 30_000,
-        },
-      },
-      {
-        test: {
-          name: 'guest',
-          include: ['test/guest/**/*.test.ts'],
-          pool: 'threads',
-          testTimeout: 60_000,
-        },
-      },
-    ],
+    name: 'host',
+    include: ['test/host/**/*.test.ts'],
+    pool: 'forks',
+    testTimeout: 30_000,
   },
 });

@@ -2,8 +2,7 @@
 // in for the framebuffer memory, with the screen info a driver would report
 // passed through the FbSys injection point. The guest tier checks the same
 // code against real drivers and QEMU's screendump.
-import { closeSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
@@ -13,6 +12,7 @@ import { parseColor, PixelCodec, type Image } from '../../lib/fb/pixel.js';
 import { encodePng, fitImage, readPng, writePng } from '../../lib/fb/png.js';
 import { memfd } from '../../lib/index.js';
 import type { FbVar } from '../../lib/native.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const bf = (offset: number, length: number) => ({ offset, length, msbRight: false });
 const FORMATS = {
@@ -195,7 +195,7 @@ describe('colours, the test card and PNG', () => {
   });
 
   it('PNG round trip and fit', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'devmap-png-'));
+    const dir = tempDir();
     const img = gradient(13, 7);
     writePng(join(dir, 'a.png'), img);
     const back = readPng(join(dir, 'a.png'));

@@ -1,0 +1,97 @@
+// `devmap guest run|shell|image`: boot a QEMU guest with the devices and
+// the project inside, run a command there, bring its output and exit
+// status back.
+import type { Argv, CommandModule } from 'yargs';
+
+import { prepareImage } from '../guest/image.js';
+import { parseSize } from '../qemu/ivshmem-file.js';
+import { DEFAULT_MACHINE, MACHINES, machineNames } from '../qemu/machines.js';
+import { findMachine, runGuest } from '../qemu/runner.js';
+import { typeError } from '../errors.js';
+
+interface Common {
+  machine: string;
+  ivshmem?: string;
+  with?: string[];
+  timeout: number;
+}
+
+function common<T>(y: Argv<T>): Argv<T & Common> {
+  return y
+    .option('machine', { alias: 'm', type: 'string', default: DEFAULT_MACHINE, choices: machineNames(), describe: 'machine definition (lib/qemu/machines.ts)' })
+    .option('ivshmem', { type: 'string', describe: 'back the ivshmem BAR with HOSTFILE[:SIZE] (created at SIZE if missing, kept afterwards); default: a fresh /dev/shm file, removed' })
+    .option('with', { type: 'string', array: true, describe: 'host file, program (with its libraries) or folder to bring in at the same path; repeatable' })
+    .option('timeout', { type: 'number', default: 300, describe: 'hard limit in seconds for the whole boot' }) as unknown as Argv<T & Common>;
+}
+
+function ivshmemSpec(spec: string | undefined): { path: string; size?: number } | undefined {
+  if (spec === undefined) return undefined;
+  const m = /^(.*?)(?::(\w+))?$/.exec(spec)!;
+  return { path: m[1]!, ...(m[2] ? { size: parseSize(m[2]) } : {}) };
+}
+
+const run: CommandModule<object, Common & { screendump?: string; cmd?: string[]; _: (string | number)[] }> = {
+  command: 'run [cmd..]',
+  describe: 'Boot a guest, run CMD in it (devmap is on its PATH, import("devmap") works), stream its output, exit with its status',
+  builder: (y) =>
+    common(y)
+      .positional('cmd', { type: 'string', array: true, describe: 'the command and its arguments, after --' })
+      .option('screendump', { type: 'string', describe: 'save the guest screen as PNG (QMP) right after CMD finishes' })
+      .example('devmap guest run -- node -e "console.log(6*7)"', 'prints 42')
+      .example('devmap guest run -- devmap ivshmem list', 'the ivshmem device as the guest sees it')
+      .example('devmap guest run --ivshmem /dev/shm/demo:4M -- sh -c "devmap ivshmem write 0 hello"', 'the host then reads "hello" at offset 0 of /dev/shm/demo')
+      .example('devmap guest run --with /usr/sbin/fbset -- fbset -i', 'bring a host program (and its libraries) along')
+      .example('devmap guest run --screendump screen.png -- devmap fb fill --color red', "save what the guest drew")
+      .epilogue('The guest console streams to stdout; progress lines go to stderr. A kernel panic or a hang fails with the reason and the last console lines.'),
+  handler: async (argv) => {
+    // yargs leaves everything after `--` in argv._, behind the command words.
+    const command = [...(argv.cmd ?? []), ...argv._.slice(2)].map(String);
+    if (command.length === 0) throw typeError('name a command to run after --, e.g. devmap guest run -- uname -a');
+    const r = await runGuest({
+      machine: argv.machine, command, with: argv.with, timeoutMs: argv.timeout * 1000,
+      ivshmem: ivshmemSpec(argv.ivshmem), screendump: argv.screendump,
+      // Colours only if our own stdout is a terminal.
+      env: process.stdout.isTTY ? { FORCE_COLOR: '1' } : { NO_COLOR: '1' },
+      onOutput: (t) => process.stdout.write(t),
+    });
+    if (r.outcome === 'exited') {
+      process.exitCode = r.status ?? 1;
+      return;
+    }
+    process.stderr.write(`devmap: guest run failed (${r.machine}, ${r.accel}): ${r.reason}\n--- last console lines ---\n${r.console.lastLines()}\n`);
+    process.exitCode = r.outcome === 'timeout' ? 124 : 125;
+  },
+};
+
+const shell: CommandModule<object, Common> = {
+  command: 'shell',
+  describe: 'Boot a guest with an interactive shell on its serial console (exit powers it off; Ctrl-A X quits QEMU)',
+  builder: (y) => common(y).example('devmap guest shell --with /usr/bin/strace', 'a shell with strace available'),
+  handler: async (argv) => {
+    const r = await runGuest({
+      mode: 'shell', machine: argv.machine, command: [], with: argv.with, timeoutMs: argv.timeout * 1000,
+      ivshmem: ivshmemSpec(argv.ivshmem),
+    });
+    if (r.outcome !== 'exited' && r.outcome !== 'no-status') process.stderr.write(`devmap: ${r.reason}\n`);
+    process.exitCode = r.status ?? 0;
+  },
+};
+
+const image: CommandModule<object, { machine: string }> = {
+  command: 'image',
+  describe: 'Fetch and build everything a guest needs (kernel, modules, initramfs) and print where it is',
+  builder: (y) => y.option('machine', { alias: 'm', type: 'string', default: DEFAULT_MACHINE, choices: machineNames() }),
+  handler: (argv) => {
+    const m = findMachine(argv.machine);
+    const img = prepareImage(m.arch);
+    console.log(`kernel ${img.kernel.abi}: ${img.kernel.vmlinux}\ninitramfs: ${img.initrd}`);
+    for (const b of img.modules) console.log(`module ${b.dir}: ${b.error ? 'FAILED to build' : b.kos.join(' ')}`);
+  },
+};
+
+export const guestCommand: CommandModule = {
+  command: 'guest <command>',
+  describe: `Boot QEMU guests with the devices (machines: ${Object.keys(MACHINES).join(', ')})`,
+  builder: (y) => y.command(run).command(shell).command(image).demandCommand(1),
+  handler: () => undefined,
+};

@@ -1,0 +1,69 @@
+// Builds every companion kernel module under native/kmod/*/ (any folder with
+// a Kbuild or Makefile, so modules added later are picked up) against the
+// guest kernel's headers. Each build happens in a copy inside the cache,
+// keyed by the source's content hash and the ABI: the source tree stays
+// clean and an unchanged module is never rebuilt.
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { packageRoot } from '../native.js';
+import { buildOnce, cacheDir, hashTree, run, sha256, type Log } from './cache.js';
+import type { GuestKernel } from './kernel.js';
+
+export interface BuiltModule {
+  /** The native/kmod folder it came from. */
+  dir: string;
+  /** The .ko files, in the order `modules.order` lists them; empty if the build failed. */
+  kos: string[];
+  /** The compiler's complaint when it did not build. */
+  error?: string;
+}
+
+const BUILD_JUNK = /(\.o|\.ko|\.mod|\.mod\.c|\.cmd|Module\.symvers|modules\.order)$/;
+
+export function moduleSources(root = join(packageRoot, 'native', 'kmod')): string[] {
+  if (!existsSync(root)) return [];
+  return readdirSync(root, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && ['Kbuild', 'Makefile'].some((f) => existsSync(join(root, d.name, f))))
+    .map((d) => join(root, d.name))
+    .sort();
+}
+
+/**
+ * A module that does not compile is reported (error set) rather than thrown:
+ * the guest still boots without it, and the test command counts it as a
+ * failure.
+ */
+export function buildModules(kernel: GuestKernel, log: Log): BuiltModule[] {
+  return moduleSources().map((src) => {
+    const name = src.split('/').pop()!;
+    const key = sha256(kernel.abi, hashTree(src)).slice(0, 16);
+    try {
+      return { dir: src, kos: orderedKos(build(kernel, src, name, key, log)) };
+    } catch (err) {
+      const error = (err as Error).message;
+      log(`kernel module ${name} failed to build; the guest boots without it:\n${error}`);
+      return { dir: src, kos: [], error };
+    }
+  });
+}
+
+function build(kernel: GuestKernel, src: string, name: string, key: string, log: Log): string {
+  return buildOnce(join(cacheDir(), 'kmod', `${name}-${key}`), (tmp) => {
+      mkdirSync(tmp, { recursive: true });
+      // Leftovers of a build in the source tree must not leak into ours.
+      cpSync(src, tmp, { recursive: true, filter: (p) => !BUILD_JUNK.test(p) });
+      log(`building kernel module ${name} against ${kernel.abi}`);
+      run('make', ['-C', kernel.headers, `M=${tmp}`, `KDIR=${kernel.headers}`, 'modules'], { cwd: tmp });
+    });
+}
+
+/** .ko files in the order kbuild wrote to modules.order (dependency order within a folder). */
+function orderedKos(dir: string): string[] {
+  const order = existsSync(join(dir, 'modules.order'))
+    ? readFileSync(join(dir, 'modules.order'), 'utf8').split('\n').filter(Boolean).map((l) => l.replace(/\.o$/, '.ko').replace(/^.*\//, ''))
+    : [];
+  const kos = readdirSync(dir).filter((f) => f.endsWith('.ko'));
+  kos.sort((a, b) => (order.indexOf(a) + 1 || 1e9) - (order.indexOf(b) + 1 || 1e9) || a.localeCompare(b));
+  return kos.map((f) => join(dir, f));
+}

@@ -1,0 +1,56 @@
+// The per-boot part of the guest root: a small second cpio archive that the
+// runner appends to the cached base image (the kernel unpacks concatenated
+// archives in order). It carries the command, its environment and any
+// --with host files, so the 150 MB base is never rebuilt for a new command.
+import { posix } from 'node:path';
+
+import { shellQuote } from '../qemu/args.js';
+import type { Machine } from '../qemu/machines.js';
+import { writeCpio } from './cpio.js';
+import { FileSet } from './files.js';
+import type { GuestImage } from './image.js';
+import { resolveModules } from './kdeps.js';
+import { GUEST_KMODS } from './rootfs.js';
+
+export interface OverlayOptions {
+  mode: 'run' | 'shell';
+  command: string[];
+  cwd?: string;
+  env?: Record<string, string>;
+  /** Host files/programs to bring in at the same path. */
+  with?: string[];
+  /** Keep the guest alive after the command so the host can take a screendump. */
+  hold?: boolean;
+  ivshmemSize?: number;
+}
+
+const sq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/** The module load order: Debian's for the machine, then ours in native/kmod order. */
+export function moduleLoadList(image: GuestImage, m: Machine): string[] {
+  return [
+    ...resolveModules(image.kernel.modules, m.debianModules).map((ko) => `/lib/modules/${image.kernel.abi}/kernel/${ko}`),
+    ...image.modules.flatMap((b) => b.kos.map((ko) => posix.join(GUEST_KMODS, posix.basename(ko)))),
+  ];
+}
+
+export function writeOverlay(out: string, image: GuestImage, m: Machine, o: OverlayOptions): void {
+  const fs = new FileSet();
+  for (const p of o.with ?? []) fs.hostProgram(p);
+  const env: Record<string, string> = {
+    DEVMAP_MACHINE: m.name,
+    ...(m.ivshmem ? { DEVMAP_IVSHMEM_BDF: `0000:00:${m.ivshmem.addr.toString(16).padStart(2, '0')}.0` } : {}),
+    ...(o.ivshmemSize ? { DEVMAP_IVSHMEM_SIZE: String(o.ivshmemSize) } : {}),
+    ...o.env,
+  };
+  const lines = [
+    `DEVMAP_MODULES=${sq(moduleLoadList(image, m).join(' '))}`,
+    `DEVMAP_MODE=${o.mode}`,
+    `DEVMAP_CWD=${sq(o.cwd ?? '/root')}`,
+    `DEVMAP_HOLD=${o.hold ? 1 : ''}`,
+    ...Object.entries(env).map(([k, v]) => `export ${k}=${sq(v)}`),
+  ];
+  fs.add({ type: 'data', path: '/etc/devmap/run.env', data: lines.join('\n') + '\n' });
+  fs.add({ type: 'data', path: '/etc/devmap/cmd', data: shellQuote(o.command) + '\n', mode: 0o755 });
+  writeCpio(out, fs.sorted());
+}

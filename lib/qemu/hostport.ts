@@ -1,0 +1,90 @@
+// The host end of the guest's "devmap.host" virtio-serial port: one JSON
+// request per line from a guest test, one JSON reply per line. It answers
+// with what only the host can see -- QEMU's own screendump, the ivshmem
+// backing file -- so guest tests can check their effect from outside.
+// test/guest/helpers/host.ts is the guest end.
+import { closeSync, openSync, readFileSync, readSync, rmSync, writeSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import { join } from 'node:path';
+
+import type { Qmp } from './qmp.js';
+
+export interface HostPortContext {
+  qmp: () => Promise<Qmp>;
+  /** Scratch folder of this boot. */
+  dir: string;
+  ivshmem?: { path: string; size: number };
+}
+
+export type HostOp = (args: Record<string, unknown>, ctx: HostPortContext) => Promise<Record<string, unknown>>;
+
+function ivshmemRange(args: Record<string, unknown>, ctx: HostPortContext, len: number): { path: string; offset: number } {
+  if (!ctx.ivshmem) throw new Error('this machine has no ivshmem device');
+  const offset = Number(args.offset ?? 0);
+  if (!Number.isInteger(offset) || offset < 0 || offset + len > ctx.ivshmem.size) {
+    throw new Error(`offset ${String(args.offset)} + length ${len} is outside the ${ctx.ivshmem.size}-byte ivshmem file`);
+  }
+  return { path: ctx.ivshmem.path, offset };
+}
+
+/** Built-in operations; callers of runGuest() may add or replace ops. */
+export const HOST_OPS: Record<string, HostOp> = {
+  ping: () => Promise.resolve({ pong: true }),
+  async screendump(_args, ctx) {
+    const file = join(ctx.dir, `screen-${Date.now()}.png`);
+    await (await ctx.qmp()).screendump(file);
+    const png = readFileSync(file).toString('base64');
+    rmSync(file, { force: true });
+    return { png };
+  },
+  'ivshmem-read': (args, ctx) => {
+    const length = Number(args.length ?? 0);
+    const { path, offset } = ivshmemRange(args, ctx, length);
+    const buf = Buffer.alloc(length);
+    const fd = openSync(path, 'r');
+    try {
+      readSync(fd, buf, 0, length, offset);
+    } finally {
+      closeSync(fd);
+    }
+    return Promise.resolve({ data: buf.toString('base64') });
+  },
+  'ivshmem-write': (args, ctx) => {
+    const data = Buffer.from(String(args.data ?? ''), 'base64');
+    const { path, offset } = ivshmemRange(args, ctx, data.length);
+    const fd = openSync(path, 'r+');
+    try {
+      writeSync(fd, data, 0, data.length, offset);
+    } finally {
+      closeSync(fd);
+    }
+    return Promise.resolve({});
+  },
+};
+
+/** Serves requests on `socket` (QEMU's connection for the port). */
+export function serveHostPort(socket: Socket, ctx: HostPortContext, ops: Record<string, HostOp>): void {
+  let buf = '';
+  let chain = Promise.resolve();
+  socket.setEncoding('utf8').on('data', (d: string) => {
+    buf += d;
+    for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+      const line = buf.slice(0, nl).trim();
+      buf = buf.slice(nl + 1);
+      if (!line) continue;
+      // One at a time, in order: the guest reads replies in request order.
+      chain = chain.then(async () => {
+        let reply: Record<string, unknown>;
+        try {
+          const req = JSON.parse(line) as { op?: string } & Record<string, unknown>;
+          const op = ops[req.op ?? ''];
+          reply = op ? await op(req, ctx) : { error: `unknown host op "${req.op}"; known: ${Object.keys(ops).join(', ')}` };
+        } catch (err) {
+          reply = { error: (err as Error).message };
+        }
+        socket.write(JSON.stringify(reply) + '\n');
+      });
+    }
+  });
+  socket.on('error', () => undefined);
+}

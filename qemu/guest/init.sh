@@ -1,0 +1,57 @@
+#!/bin/sh
+# /init of the devmap guest: PID 1, busybox sh, from the initramfs.
+# The host (lib/qemu/runner.ts) appends a small second archive with
+# /etc/devmap/run.env (modules to load, mode, environment) and
+# /etc/devmap/cmd (the command). The command's exit status goes back to
+# the host on the second serial port (ttyS1), away from console output that
+# could imitate it; then the guest powers off (QEMU runs with -no-reboot).
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/bin:/bin HOME=/root
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /dev/pts /dev/shm
+mount -t devpts devpts /dev/pts
+mount -t tmpfs tmpfs /dev/shm
+# /tmp and /run stay on the initramfs (already RAM): --with files may live there.
+chmod 1777 /tmp
+
+DEVMAP_MODULES= DEVMAP_MODE=run
+. /etc/devmap/run.env
+
+for ko in $DEVMAP_MODULES; do
+	insmod "$ko" || echo "devmap-init: insmod $ko failed" >&2
+done
+# fbcon would draw its cursor over the framebuffer that tests write.
+for vt in /sys/class/vtconsole/vtcon*; do
+	case "$(cat "$vt/name" 2>/dev/null)" in
+	*"frame buffer"*) echo 0 > "$vt/bind" ;;
+	esac
+done
+# Plain \n on the console: the host streams it as the command's output.
+stty -onlcr 2>/dev/null
+hostname devmap-guest
+
+cd "${DEVMAP_CWD:-/root}"
+if [ "$DEVMAP_MODE" = shell ]; then
+	echo "devmap guest shell: exit (or Ctrl-D) powers the guest off; Ctrl-A X quits QEMU"
+	setsid cttyhack sh -l
+	status=$?
+else
+	# The host shows the console between these two lines as the command's output.
+	echo "--- devmap: command start ---"
+	# Like `docker run` without -t: output through a pipe, not the tty, so
+	# programs print plain text (no colours, no progress redraws).
+	set -o pipefail
+	sh /etc/devmap/cmd < /dev/null 2>&1 | cat
+	status=$?
+	set +o pipefail
+	# stty waits (TCSADRAIN) until the console has sent all of the output.
+	stty -onlcr 2>/dev/null
+	echo "--- devmap: command end ---"
+	stty -onlcr 2>/dev/null
+fi
+echo "devmap-exit-status $status" > /dev/ttyS1
+# A screendump was asked for: the host stops the machine itself.
+[ -n "$DEVMAP_HOLD" ] && sleep 60
+sync
+poweroff -f

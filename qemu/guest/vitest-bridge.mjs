@@ -1,0 +1,55 @@
+// Runs in the guest: vitest's forks worker, with its IPC channel carried
+// over the "devmap.vitest" virtio-serial port instead of a child_process
+// pipe. The host runs vitest itself (config, vite, transforms, reporting:
+// fast); the guest only loads the worker runtime and executes tests.
+// Frames: 4-byte big-endian length + v8.serialize(message), both ways --
+// the "advanced" serialization vitest's forks pool uses.
+import { openSync, readdirSync, readFileSync, read, writeSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import v8 from 'node:v8';
+
+const PORT = 'devmap.vitest';
+const name = readdirSync('/sys/class/virtio-ports').find((p) => readFileSync(`/sys/class/virtio-ports/${p}/name`, 'utf8').trim() === PORT);
+if (!name) throw new Error(`no "${PORT}" virtio-serial port`);
+const fd = openSync(`/dev/${name}`, 'r+');
+
+const send = (msg) => {
+  const body = v8.serialize(msg);
+  const head = Buffer.alloc(4);
+  head.writeUInt32BE(body.length);
+  writeSync(fd, Buffer.concat([head, body]));
+};
+
+// What vitest's init-forks.js expects of a forked child.
+process.send = (msg, ...rest) => {
+  send(msg);
+  const cb = rest.find((r) => typeof r === 'function');
+  if (cb) process.nextTick(cb, null);
+  return true;
+};
+process.connected = true;
+
+let pending = Buffer.alloc(0);
+const buf = Buffer.alloc(1 << 20);
+function pump() {
+  read(fd, buf, 0, buf.length, null, (err, n) => {
+    if (err || n === 0) process.exit(err ? 1 : 0);
+    pending = Buffer.concat([pending, buf.subarray(0, n)]);
+    while (pending.length >= 4 && pending.length >= 4 + pending.readUInt32BE(0)) {
+      const len = pending.readUInt32BE(0);
+      const msg = v8.deserialize(pending.subarray(4, 4 + len));
+      pending = pending.subarray(4 + len);
+      if (msg && msg.__devmapStop) process.exit(0);
+      process.emit('message', msg);
+    }
+    pump();
+  });
+}
+
+const cwd = process.argv[2] ?? process.cwd();
+const require = createRequire(join(cwd, 'package.json'));
+const entry = join(require.resolve('vitest/package.json'), '..', 'dist', 'workers', 'forks.js');
+await import(entry);
+send({ __devmapReady: true });
+pump();

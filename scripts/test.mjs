@@ -1,0 +1,142 @@
+#!/usr/bin/env node
+// `npm test`: the host tier (vitest on this machine), then the guest tier
+// (one QEMU boot per machine variant running every test/guest/** spec:
+// vitest here, its worker in the guest), then one summary line for both.
+// A guest tier that cannot run is "not run" with the reason -- and a
+// failure when CI=true, never a silent skip. Console logs and reports land
+// in artifacts/.
+//
+//   node scripts/test.mjs [--host-only | --guest-only] [--machine NAME]...
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = dirname(dirname(fileURLToPath(import.meta.url)));
+const artifacts = join(root, 'artifacts');
+const args = process.argv.slice(2);
+const ci = process.env.CI === 'true' || process.env.CI === '1';
+const machinesAsked = args.flatMap((a, i) => (args[i - 1] === '--machine' ? [a] : []));
+const say = (line) => process.stderr.write(`test: ${line}\n`);
+mkdirSync(artifacts, { recursive: true });
+
+function newest(dir) {
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
+  }
+  return t;
+}
+
+/** tsc when dist/ is missing or older than lib/; the addon when it is missing. */
+function build() {
+  if (!existsSync(join(root, 'build', 'Release', 'devmap.node'))) {
+    say('building the addon');
+    if (spawnSync(process.execPath, [join(root, 'scripts', 'build-addon.mjs')], { stdio: 'inherit' }).status !== 0) process.exit(1);
+  }
+  if (!existsSync(join(root, 'dist', 'cli.js')) || newest(join(root, 'lib')) > newest(join(root, 'dist'))) {
+    say('compiling lib/ -> dist/ (tsc)');
+    const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+    if (spawnSync(process.execPath, [tsc, '-p', root], { stdio: 'inherit' }).status !== 0) process.exit(1);
+  }
+}
+
+/** One vitest run on the host; counts from its JSON report. */
+function vitest(name, vitestArgs, env = {}) {
+  const report = join(artifacts, `${name.replace(/\s+/g, '-')}-vitest.json`);
+  rmSync(report, { force: true });
+  const entry = join(root, 'node_modules', 'vitest', 'vitest.mjs');
+  const r = spawnSync(process.execPath, [entry, 'run', ...vitestArgs, '--reporter', 'default', '--reporter', 'json', '--outputFile.json', report], {
+    cwd: root, stdio: 'inherit', env: { ...process.env, ...env },
+  });
+  const tier = { name, passed: 0, failed: 0, skipped: 0, failures: [] };
+  if (!existsSync(report)) return { ...tier, failed: 1, failures: [{ name, message: `vitest exited with ${r.status} and wrote no report` }] };
+  for (const f of JSON.parse(readFileSync(report, 'utf8')).testResults) {
+    const file = relative(root, f.name);
+    if (f.assertionResults.length === 0 && f.message) {
+      tier.failed++;
+      tier.failures.push({ name: file, message: f.message });
+    }
+    for (const t of f.assertionResults) {
+      if (t.status === 'passed') tier.passed++;
+      else if (t.status === 'failed') {
+        tier.failed++;
+        tier.failures.push({ name: `${file} > ${t.fullName}`, message: t.failureMessages.join('\n') });
+      } else tier.skipped++;
+    }
+  }
+  if (r.status !== 0 && tier.failed === 0) {
+    tier.failed++;
+    tier.failures.push({ name, message: `vitest exited with ${r.status} (an error outside the tests; see above)` });
+  }
+  return tier;
+}
+
+/**
+ * One guest per machine: vitest runs here with qemu/vitest.guest.config.mjs,
+ * whose pool boots the guest and runs vitest's worker inside it
+ * (lib/qemu/vitest-pool.ts); host hooks and the ivshmem marker come from
+ * lib/guest/session.ts.
+ */
+async function guestTiers() {
+  const { prepareImage } = await import('../dist/guest/image.js');
+  const { openSession, closeSession, sessionEnv } = await import('../dist/guest/session.js');
+  const { MACHINES } = await import('../dist/qemu/machines.js');
+  const names = machinesAsked.length ? machinesAsked : Object.keys(MACHINES);
+  const tiers = [];
+  for (const name of names) {
+    let image;
+    try {
+      if (!MACHINES[name]) throw new Error(`no machine "${name}"; known: ${Object.keys(MACHINES).join(', ')}`);
+      image = prepareImage(MACHINES[name].arch);
+    } catch (err) {
+      tiers.push({ name: `guest ${name}`, passed: 0, failed: 0, skipped: 0, failures: [], notRun: err.message });
+      continue;
+    }
+    say(`booting ${name}: every test/guest spec, vitest's worker in the guest (console log: artifacts/guest-${name}.log)`);
+    const session = await openSession(name);
+    const endFile = join(artifacts, `guest-${name}.json`);
+    rmSync(endFile, { force: true });
+    const tier = vitest(`guest ${name}`, ['--config', join(root, 'qemu', 'vitest.guest.config.mjs')], {
+      DEVMAP_MACHINE: name, DEVMAP_SESSION: sessionEnv(session), NO_COLOR: '1',
+    });
+    const end = existsSync(endFile) ? JSON.parse(readFileSync(endFile, 'utf8')) : undefined;
+    const closed = await closeSession(session, end);
+    tier.passed += closed.passed;
+    tier.failed += closed.failures.length;
+    tier.failures.push(...closed.failures);
+    for (const b of image.modules.filter((b) => b.error)) {
+      tier.failed++;
+      tier.failures.push({ name: `kernel module ${relative(root, b.dir)} (build)`, message: b.error });
+    }
+    if (end) say(`guest ${name} (${end.accel}): /init started the worker ${(end.bootMs / 1000).toFixed(1)} s after QEMU, worker ready ${(end.readyMs / 1000).toFixed(1)} s, guest done ${(end.totalMs / 1000).toFixed(1)} s`);
+    tiers.push(tier);
+  }
+  return tiers;
+}
+
+const started = Date.now();
+build();
+const tiers = [];
+if (!args.includes('--guest-only')) tiers.push(vitest('host', []));
+if (!args.includes('--host-only')) tiers.push(...(await guestTiers()));
+
+let passed = 0;
+let failed = 0;
+console.log('');
+for (const t of tiers) {
+  for (const f of t.failures) console.log(`FAIL ${t.name}: ${f.name}\n  ${f.message.split('\n').join('\n  ')}\n`);
+}
+for (const t of tiers) {
+  if (t.notRun) {
+    console.log(`${t.name}: NOT RUN: ${t.notRun}${ci ? ' (CI=true: counted as a failure)' : ''}`);
+    if (ci) failed++;
+    continue;
+  }
+  console.log(`${t.name}: ${t.passed} passed, ${t.failed} failed, ${t.skipped} skipped`);
+  passed += t.passed;
+  failed += t.failed;
+}
+console.log(`${passed} passed, ${failed} failed (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+process.exitCode = failed > 0 ? 1 : 0;

@@ -1,0 +1,84 @@
+// Pieces of the guest image builder that can be checked without booting:
+// the cpio writer against busybox's cpio (the guest's own), module
+// dependency order from the real Debian kernel, sizes and names.
+import { spawnSync } from 'node:child_process';
+import { existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { writeCpio } from '../../lib/guest/cpio.js';
+import { packageNames } from '../../lib/guest/debian.js';
+import { prepareImage, type GuestImage } from '../../lib/guest/image.js';
+import { resolveModules } from '../../lib/guest/kdeps.js';
+import { shellQuote } from '../../lib/qemu/args.js';
+import { parseSize, resolveIvshmem } from '../../lib/qemu/ivshmem-file.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'devmap-image-test-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('names and sizes', () => {
+  it('derives the Debian package names from a kernel ABI', () => {
+    expect(packageNames('6.1.0-56-amd64')).toEqual({
+      image: 'linux-image-6.1.0-56-amd64',
+      headers: 'linux-headers-6.1.0-56-amd64',
+      common: 'linux-headers-6.1.0-56-common',
+      kbuild: 'linux-kbuild-6.1',
+      busybox: 'busybox-static',
+    });
+    expect(() => packageNames('6.1-amd64')).toThrow(/unexpected kernel ABI/);
+  });
+
+  it('parses sizes and refuses an ivshmem size QEMU would abort on', () => {
+    expect(parseSize('4M')).toBe(4 << 20);
+    expect(parseSize('64k')).toBe(65536);
+    expect(() => parseSize('4 MB')).toThrow(RangeError);
+    expect(() => resolveIvshmem({ path: join(dir, 'shm'), size: 3 << 20 }, 0)).toThrow(/power of two/);
+  });
+
+  it('quotes a command line for the guest shell', () => {
+    expect(shellQuote(['node', '-e', "console.log('a b')"])).toBe(`node -e 'console.log('\\''a b'\\'')'`);
+  });
+});
+
+// Needs the cached kernel and busybox; on a cold cache this downloads them.
+describe.skipIf(spawnSync('sh', ['-c', 'command -v dpkg && command -v apt-get']).status !== 0)('against the real guest packages', () => {
+  let image: GuestImage;
+  beforeAll(() => {
+    image = prepareImage('x86_64', () => {});
+  }, 900_000);
+
+  it('writes a cpio archive that busybox cpio unpacks to the same files, modes and links', () => {
+    const src = join(dir, 'hello.txt');
+    writeFileSync(src, 'hello\n');
+    const archive = join(dir, 'a.cpio');
+    writeCpio(archive, [
+      { type: 'dir', path: '/etc' },
+      { type: 'file', path: '/etc/hello.txt', from: src, mode: 0o640 },
+      { type: 'data', path: '/etc/run.sh', data: 'echo hi\n', mode: 0o755 },
+      { type: 'symlink', path: '/etc/link', target: 'hello.txt' },
+    ]);
+    const out = join(dir, 'out');
+    const r = spawnSync('sh', ['-c', `mkdir -p ${out} && cd ${out} && ${image.kernel.busybox} cpio -i -d < ${archive}`], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(readFileSync(join(out, 'etc/hello.txt'), 'utf8')).toBe('hello\n');
+    expect(statSync(join(out, 'etc/hello.txt')).mode & 0o777).toBe(0o640);
+    expect(statSync(join(out, 'etc/run.sh')).mode & 0o777).toBe(0o755);
+    expect(lstatSync(join(out, 'etc/link')).isSymbolicLink()).toBe(true);
+    expect(readlinkSync(join(out, 'etc/link'))).toBe('hello.txt');
+  });
+
+  it('orders Debian modules after their dependencies', () => {
+    const order = resolveModules(image.kernel.modules, ['bochs', 'virtio_console']).map((p) => p.replace(/^.*\//, '').replace(/\.ko$/, ''));
+    for (const [dep, user] of [['drm', 'drm_kms_helper'], ['ttm', 'drm_ttm_helper'], ['drm_vram_helper', 'bochs'], ['virtio_ring', 'virtio'], ['virtio', 'virtio_console']]) {
+      expect(order.indexOf(dep!), `${dep} before ${user} in ${order.join(' ')}`).toBeLessThan(order.indexOf(user!));
+    }
+    expect(() => resolveModules(image.kernel.modules, ['no_such_module'])).toThrow(/no_such_module/);
+  });
+
+  it('caches: a second prepareImage builds nothing new', () => {
+    const again = prepareImage('x86_64', () => {});
+    expect(again.initrd).toBe(image.initrd);
+    expect(existsSync(again.kernel.vmlinux)).toBe(true);
+  });
+});
