@@ -21,6 +21,8 @@ export interface NativeAddon {
   write32(buffer: ArrayBuffer, offset: number, value: number): void;
   write64(buffer: ArrayBuffer, offset: number, value: bigint): void;
   memfdCreate(name: string, flags: number): number;
+  /** Does nothing: the cost of an N-API call, a benchmark baseline. */
+  noop(): void;
   /** `arg`: a view the kernel reads/writes in place, a by-value integer, or nothing. */
   ioctl(fd: number, request: number, arg?: ArrayBufferView | number): number;
   /** FBIOGET_FSCREENINFO + FBIOGET_VSCREENINFO, decoded. */
@@ -114,6 +116,7 @@ export interface NativeConstants {
   FB_BLANK_POWERDOWN: number;
   FB_ACTIVATE_NOW: number;
   FB_ACTIVATE_TEST: number;
+  FB_ACTIVATE_FORCE: number;
   FB_VISUAL_TRUECOLOR: number;
   FB_VISUAL_DIRECTCOLOR: number;
   FB_VISUAL_PSEUDOCOLOR: number;

@@ -7,7 +7,7 @@
 // in artifacts/.
 //
 //   node scripts/test.mjs [--host-only | --guest-only] [--machine NAME]...
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,14 +42,38 @@ function build() {
   }
 }
 
-/** One vitest run on the host; counts from its JSON report. */
-function vitest(name, vitestArgs, env = {}) {
+const running = new Set();
+
+/** Output of a child, each line prefixed (two guests' vitest runs interleave). */
+function prefixed(stream, out, prefix) {
+  let partial = '';
+  stream.setEncoding('utf8').on('data', (d) => {
+    const lines = (partial + d).split('\n');
+    partial = lines.pop();
+    for (const l of lines) out.write(`${prefix}${l}\n`);
+  });
+  stream.on('end', () => partial && out.write(`${prefix}${partial}\n`));
+}
+
+/**
+ * One vitest run on the host; counts from its JSON report. Asynchronous, so
+ * that what the harness serves meanwhile (an ivshmem server's host peer in a
+ * spec's host hook) keeps running; `prefix` marks its lines.
+ */
+async function vitest(name, vitestArgs, env = {}, prefix = '') {
   const report = join(artifacts, `${name.replace(/\s+/g, '-')}-vitest.json`);
   rmSync(report, { force: true });
   const entry = join(root, 'node_modules', 'vitest', 'vitest.mjs');
-  const r = spawnSync(process.execPath, [entry, 'run', ...vitestArgs, '--reporter', 'default', '--reporter', 'json', '--outputFile.json', report], {
-    cwd: root, stdio: 'inherit', env: { ...process.env, ...env },
+  const child = spawn(process.execPath, [entry, 'run', ...vitestArgs, '--reporter', 'default', '--reporter', 'json', '--outputFile.json', report], {
+    cwd: root, stdio: prefix ? ['inherit', 'pipe', 'pipe'] : 'inherit', env: { ...process.env, ...env },
   });
+  running.add(child);
+  if (prefix) {
+    prefixed(child.stdout, process.stdout, prefix);
+    prefixed(child.stderr, process.stderr, prefix);
+  }
+  const r = await new Promise((resolve) => child.once('close', (status) => resolve({ status })));
+  running.delete(child);
   const tier = { name, passed: 0, failed: 0, skipped: 0, failures: [] };
   if (!existsSync(report)) return { ...tier, failed: 1, failures: [{ name, message: `vitest exited with ${r.status} and wrote no report` }] };
   for (const f of JSON.parse(readFileSync(report, 'utf8')).testResults) {
@@ -74,15 +98,20 @@ function vitest(name, vitestArgs, env = {}) {
 }
 
 /**
- * One guest per machine: vitest runs here with qemu/vitest.guest.config.mjs,
- * whose pool boots the guest and runs vitest's worker inside it
- * (lib/qemu/vitest-pool.ts); host hooks and the ivshmem marker come from
- * lib/guest/session.ts.
+ * One guest per machine -- or, for a machine with several (machine.guests),
+ * one per role, booted one after the other joined the ivshmem server and
+ * then running side by side: vitest runs here with
+ * qemu/vitest.guest.config.mjs, whose pool boots the guest and runs vitest's
+ * worker inside it (lib/qemu/vitest-pool.ts); host hooks, the ivshmem marker
+ * and the ivshmem server come from lib/guest/session.ts.
  */
 async function guestTiers() {
   const { prepareImage } = await import('../dist/guest/image.js');
-  const { openSession, closeSession, sessionEnv } = await import('../dist/guest/session.js');
+  const { openSession, closeSession, sessionEnv, guestArtifact } = await import('../dist/guest/session.js');
+  const { onCleanup } = await import('../dist/qemu/cleanup.js');
   const { MACHINES } = await import('../dist/qemu/machines.js');
+  // Ctrl-C reaches the vitest runs too (same process group); SIGTERM to us alone must as well.
+  onCleanup(() => running.forEach((c) => c.kill('SIGTERM')));
   const names = machinesAsked.length ? machinesAsked : Object.keys(MACHINES);
   const tiers = [];
   for (const name of names) {
@@ -94,24 +123,49 @@ async function guestTiers() {
       tiers.push({ name: `guest ${name}`, passed: 0, failed: 0, skipped: 0, failures: [], notRun: err.message });
       continue;
     }
-    say(`booting ${name}: every test/guest spec, vitest's worker in the guest (console log: artifacts/guest-${name}.log)`);
-    const session = await openSession(name);
-    const endFile = join(artifacts, `guest-${name}.json`);
-    rmSync(endFile, { force: true });
-    const tier = vitest(`guest ${name}`, ['--config', join(root, 'qemu', 'vitest.guest.config.mjs')], {
-      DEVMAP_MACHINE: name, DEVMAP_SESSION: sessionEnv(session), NO_COLOR: '1',
-    });
-    const end = existsSync(endFile) ? JSON.parse(readFileSync(endFile, 'utf8')) : undefined;
-    const closed = await closeSession(session, end);
-    tier.passed += closed.passed;
-    tier.failed += closed.failures.length;
-    tier.failures.push(...closed.failures);
-    for (const b of image.modules.filter((b) => b.error)) {
-      tier.failed++;
-      tier.failures.push({ name: `kernel module ${relative(root, b.dir)} (build)`, message: b.error });
+    const roles = MACHINES[name].guests ?? [''];
+    let session;
+    try {
+      session = await openSession(name);
+    } catch (err) {
+      tiers.push({ name: `guest ${name}`, passed: 0, failed: 1, skipped: 0, failures: [{ name: `guest ${name} (host side)`, message: err.stack ?? err.message }] });
+      continue;
     }
-    if (end) say(`guest ${name} (${end.accel}): /init started the worker ${(end.bootMs / 1000).toFixed(1)} s after QEMU, worker ready ${(end.readyMs / 1000).toFixed(1)} s, guest done ${(end.totalMs / 1000).toFixed(1)} s`);
-    tiers.push(tier);
+    const runs = [];
+    const ends = {};
+    let joined; // the previous guest joining the ivshmem server
+    for (const [i, role] of roles.entries()) {
+      const art = guestArtifact(name, role);
+      rmSync(join(artifacts, `${art}.json`), { force: true });
+      if (i > 0 && joined) {
+        // The previous guest's QEMU joins the server before this one boots: peer ids follow the roles' order.
+        const r = await Promise.race([joined.then(() => true, (e) => e.message), runs[i - 1].then(() => 'its run ended')]);
+        if (r !== true) say(`guest ${name} ${roles[i - 1]} did not join the ivshmem server (${r}); booting ${role} anyway`);
+      }
+      say(`booting ${name}${role ? ` ${role}` : ''}: its test/guest specs, vitest's worker in the guest (console log: artifacts/${art}.log)`);
+      joined = i + 1 < roles.length ? session.server?.nextJoin() : undefined;
+      joined?.catch(() => undefined);
+      runs.push(vitest(`guest ${name}${role ? ` ${role}` : ''}`, ['--config', join(root, 'qemu', 'vitest.guest.config.mjs')], {
+        DEVMAP_MACHINE: name, DEVMAP_SESSION: sessionEnv(session, role || undefined), NO_COLOR: '1',
+      }, role ? `[${role}] ` : '').then((tier) => {
+        const endFile = join(artifacts, `${art}.json`);
+        ends[role] = existsSync(endFile) ? JSON.parse(readFileSync(endFile, 'utf8')) : undefined;
+        const end = ends[role];
+        if (end) say(`guest ${name}${role ? ` ${role}` : ''} (${end.accel}): /init started the worker ${(end.bootMs / 1000).toFixed(1)} s after QEMU, worker ready ${(end.readyMs / 1000).toFixed(1)} s, guest done ${(end.totalMs / 1000).toFixed(1)} s`);
+        return tier;
+      }));
+    }
+    const machineTiers = await Promise.all(runs);
+    const closed = await closeSession(session, ends);
+    const last = machineTiers[machineTiers.length - 1];
+    last.passed += closed.passed;
+    last.failed += closed.failures.length;
+    last.failures.push(...closed.failures);
+    for (const b of image.modules.filter((b) => b.error)) {
+      last.failed++;
+      last.failures.push({ name: `kernel module ${relative(root, b.dir)} (build)`, message: b.error });
+    }
+    tiers.push(...machineTiers);
   }
   return tiers;
 }
@@ -119,7 +173,7 @@ async function guestTiers() {
 const started = Date.now();
 build();
 const tiers = [];
-if (!args.includes('--guest-only')) tiers.push(vitest('host', []));
+if (!args.includes('--guest-only')) tiers.push(await vitest('host', []));
 if (!args.includes('--host-only')) tiers.push(...(await guestTiers()));
 
 let passed = 0;

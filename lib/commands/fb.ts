@@ -18,6 +18,8 @@ function withDevice<T>(y: Argv<T>): Argv<T & Common> {
 /** Opens the framebuffer for drawing and keeps fbcon from drawing over it. */
 function openForDrawing(device: string): Framebuffer {
   const fb = Framebuffer.open(device);
+  // A display that fbcon never set up (a second DRM one) is dark until a mode is set.
+  fb.activate();
   if (fbconBound()) {
     // fbcon would draw its cursor over the picture: quiet the VT.
     setConsoleMode('graphics');

@@ -41,7 +41,7 @@ const run: CommandModule<object, Common & { screendump?: string; cmd?: string[];
       .example('devmap guest run -- devmap ivshmem list', 'the ivshmem device as the guest sees it')
       .example('devmap guest run --ivshmem /dev/shm/demo:4M -- sh -c "devmap ivshmem write 0 hello"', 'the host then reads "hello" at offset 0 of /dev/shm/demo')
       .example('devmap guest run --with /usr/sbin/fbset -- fbset -i', 'bring a host program (and its libraries) along')
-      .example('devmap guest run --screendump screen.png -- devmap fb fill --color red', "save what the guest drew")
+      .example('devmap guest run --screendump screen.png -- devmap fb pattern', 'draw the test card, save what the guest shows')
       .epilogue('The guest console streams to stdout; progress lines go to stderr. A kernel panic or a hang fails with the reason and the last console lines.'),
   handler: async (argv) => {
     // yargs leaves everything after `--` in argv._, behind the command words.

@@ -193,7 +193,9 @@ export class Framebuffer {
   /**
    * Pushes what was drawn to the display now. Drivers that shadow the
    * framebuffer (bochs-drm's fbdev emulation) copy it out by deferred I/O
-   * every ~50 ms; fsync(2) forces that copy. Harmless on direct-mapped ones.
+   * every ~50 ms; fsync(2) starts that copy now (in 6.1 its last step runs
+   * in a DRM worker, so the display follows a moment later). Harmless on
+   * direct-mapped ones.
    */
   flush(): void {
     this.#check();
@@ -227,8 +229,33 @@ export class Framebuffer {
       }
       throw err;
     }
+    const before = this.#info;
     this.#load();
+    // Drivers without fb_check_var (vesafb: the mode the firmware set is the
+    // only one) answer FBIOPUT_VSCREENINFO with success and change nothing.
+    const now = this.#info;
+    const asked = (k: 'xres' | 'yres' | 'bitsPerPixel') => changes[k] !== undefined && changes[k] !== now[k];
+    if ((asked('xres') || asked('yres') || asked('bitsPerPixel')) &&
+        now.xres === before.xres && now.yres === before.yres && now.bitsPerPixel === before.bitsPerPixel) {
+      throw devmapError('ERR_DEVMAP_FB_MODE', `${this.path} (${now.id}) refused mode ${want}: the driver kept ${now.xres}x${now.yres}x${now.bitsPerPixel} (a fixed mode?); the previous mode stays`);
+    }
     return this.info;
+  }
+
+  /**
+   * Has the driver program the display with the current mode again
+   * (FBIOPUT_VSCREENINFO with FB_ACTIVATE_FORCE). DRM's fbdev emulation
+   * lights a display only when fbcon or a mode change sets it up: a second
+   * display that fbcon never took (QEMU's bochs-display as /dev/fb1) stays
+   * dark however much is drawn until this (measured). Harmless elsewhere.
+   */
+  activate(): void {
+    this.#check();
+    try {
+      this.#sys.putVar(this.#fd, {}, C.FB_ACTIVATE_NOW | C.FB_ACTIVATE_FORCE);
+    } finally {
+      this.#load();
+    }
   }
 
   /**

@@ -6,6 +6,7 @@ import { ARCHES } from '../qemu/machines.js';
 import { devmapError } from '../errors.js';
 import { stderrLog, type Log } from './cache.js';
 import { fetchGuestPackages } from './debian.js';
+import { crossAddon, ensureAptArch, isForeign, unpackUserland } from './foreign.js';
 import { ensureHostTools } from './hosttools.js';
 import { unpackKernel, type GuestKernel } from './kernel.js';
 import { buildModules, type BuiltModule } from './kmods.js';
@@ -23,9 +24,14 @@ export function prepareImage(arch = 'x86_64', log: Log = stderrLog): GuestImage 
   const a = ARCHES[arch];
   if (!a) throw devmapError('ERR_DEVMAP_ARCH', `no guest architecture "${arch}"; known: ${Object.keys(ARCHES).join(', ')}`);
   ensureHostTools(log);
-  const { pkgs, debs } = fetchGuestPackages(a.key, a.debArch, log);
-  const kernel = unpackKernel(pkgs, debs, log);
-  const modules = buildModules(kernel, log);
-  const initrd = buildRootfs(kernel, modules, arch, log);
+  if (a.hostTools?.length) ensureHostTools(log, a.hostTools);
+  const foreign = isForeign(a);
+  if (foreign) ensureAptArch(a, log);
+  const { pkgs, debs } = fetchGuestPackages(a, log);
+  const kernel = unpackKernel(pkgs, debs, log, a);
+  const modules = buildModules(kernel, log, a);
+  // A foreign guest gets Node from its own arch's packages and a cross-built addon.
+  const userland = foreign ? { tree: unpackUserland(pkgs.packages, debs, log), addon: crossAddon(a, log) } : undefined;
+  const initrd = buildRootfs(kernel, modules, arch, log, userland);
   return { arch, kernel, modules, initrd };
 }

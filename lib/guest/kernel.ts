@@ -7,13 +7,14 @@ import { join } from 'node:path';
 
 import { devmapError } from '../errors.js';
 import { buildOnce, cacheDir, run, sha256, type Log } from './cache.js';
-import { packageNames, type GuestPackages } from './debian.js';
+import type { GuestArch } from '../qemu/machines.js';
+import { archPackageNames, packageNames, type GuestPackages } from './debian.js';
 
 export interface GuestKernel {
   abi: string;
   /** Root of the unpacked packages (boot/, lib/modules/, usr/src/). */
   tree: string;
-  /** Uncompressed ELF kernel with a PVH entry note: QEMU boots it directly. */
+  /** Uncompressed ELF kernel with a PVH entry note: QEMU boots it directly. (ARM: the zImage itself.) */
   vmlinux: string;
   bzImage: string;
   /** Headers to build out-of-tree modules against (make -C). */
@@ -21,6 +22,8 @@ export interface GuestKernel {
   /** lib/modules/<abi>/kernel of the image. */
   modules: string;
   busybox: string;
+  /** The package's device trees (usr/lib/linux-image-ABI/), on ARM. */
+  dtbs: string;
 }
 
 const XZ_MAGIC = Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);
@@ -47,8 +50,9 @@ function fixHeadersMakefile(headers: string, tree: string): void {
   writeFileSync(mk, text);
 }
 
-export function unpackKernel(pkgs: GuestPackages, debs: Record<string, string>, log: Log): GuestKernel {
-  const names = packageNames(pkgs.abi);
+export function unpackKernel(pkgs: GuestPackages, debs: Record<string, string>, log: Log, arch?: GuestArch): GuestKernel {
+  const zimage = arch?.boot === 'zimage';
+  const names = arch ? archPackageNames(pkgs.abi, arch) : packageNames(pkgs.abi);
   const kernelDebs = [names.image, names.headers, names.common, names.kbuild];
   const key = sha256(...kernelDebs.map((n) => `${n}=${pkgs.packages[n]}`)).slice(0, 16);
   const dir = join(cacheDir(), 'kernel', `${pkgs.abi}-${key}`);
@@ -61,11 +65,13 @@ export function unpackKernel(pkgs: GuestPackages, debs: Record<string, string>, 
     }
     // The final path is baked into the Makefile, so fix it for `dir`, not `tmp`.
     fixHeadersMakefile(join(tree, 'usr', 'src', `linux-headers-${pkgs.abi}`), join(dir, 'root'));
+    if (zimage) return; // QEMU boots an ARM zImage as is
     log('extracting vmlinux for a PVH boot');
     extractVmlinux(join(tree, 'boot', `vmlinuz-${pkgs.abi}`), join(tmp, 'vmlinux'));
   });
   const bbVersion = pkgs.packages[names.busybox]!;
-  const bbDir = buildOnce(join(cacheDir(), 'busybox', sha256(bbVersion).slice(0, 16)), (tmp) => {
+  // Keyed by the qualified name too: amd64 and armhf share the version.
+  const bbDir = buildOnce(join(cacheDir(), 'busybox', sha256(bbVersion, ...(arch?.cross ? [names.busybox] : [])).slice(0, 16)), (tmp) => {
     log('unpacking busybox-static');
     run('dpkg', ['-x', debs[names.busybox]!, tmp]);
   });
@@ -73,11 +79,12 @@ export function unpackKernel(pkgs: GuestPackages, debs: Record<string, string>, 
   return {
     abi: pkgs.abi,
     tree,
-    vmlinux: join(dir, 'vmlinux'),
+    vmlinux: zimage ? join(tree, 'boot', `vmlinuz-${pkgs.abi}`) : join(dir, 'vmlinux'),
     bzImage: join(tree, 'boot', `vmlinuz-${pkgs.abi}`),
     headers: join(tree, 'usr', 'src', `linux-headers-${pkgs.abi}`),
     modules: join(tree, 'lib', 'modules', pkgs.abi, 'kernel'),
     busybox: join(bbDir, 'bin', 'busybox'),
+    dtbs: join(tree, 'usr', 'lib', `linux-image-${pkgs.abi}`),
   };
 }
 

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 
 import { packageRoot } from '../native.js';
 import { buildOnce, cacheDir, hashTree, run, sha256, type Log } from './cache.js';
+import type { GuestArch } from '../qemu/machines.js';
 import type { GuestKernel } from './kernel.js';
 
 export interface BuiltModule {
@@ -15,6 +16,8 @@ export interface BuiltModule {
   dir: string;
   /** The .ko files, in the order `modules.order` lists them; empty if the build failed. */
   kos: string[];
+  /** The folder's static `smoke` test program (`make smoke`), if it has one and it built. */
+  smoke?: string;
   /** The compiler's complaint when it did not build. */
   error?: string;
 }
@@ -34,12 +37,22 @@ export function moduleSources(root = join(packageRoot, 'native', 'kmod')): strin
  * the guest still boots without it, and the test command counts it as a
  * failure.
  */
-export function buildModules(kernel: GuestKernel, log: Log): BuiltModule[] {
-  return moduleSources().map((src) => {
+/** A folder's devmap.json may restrict it to some guest arches ({"arches": ["armhf"]}). */
+function buildsFor(src: string, arch: GuestArch | undefined): boolean {
+  const file = join(src, 'devmap.json');
+  if (!arch || !existsSync(file)) return true;
+  const { arches } = JSON.parse(readFileSync(file, 'utf8')) as { arches?: string[] };
+  return !arches || arches.includes(arch.key);
+}
+
+export function buildModules(kernel: GuestKernel, log: Log, arch?: GuestArch): BuiltModule[] {
+  return moduleSources().filter((src) => buildsFor(src, arch)).map((src) => {
     const name = src.split('/').pop()!;
-    const key = sha256(kernel.abi, hashTree(src)).slice(0, 16);
+    const key = sha256(kernel.abi, hashTree(src), 'smoke').slice(0, 16);
     try {
-      return { dir: src, kos: orderedKos(build(kernel, src, name, key, log)) };
+      const out = build(kernel, src, name, key, log, arch);
+      const smoke = join(out, 'smoke');
+      return { dir: src, kos: orderedKos(out), ...(existsSync(smoke) ? { smoke } : {}) };
     } catch (err) {
       const error = (err as Error).message;
       log(`kernel module ${name} failed to build; the guest boots without it:\n${error}`);
@@ -48,13 +61,18 @@ export function buildModules(kernel: GuestKernel, log: Log): BuiltModule[] {
   });
 }
 
-function build(kernel: GuestKernel, src: string, name: string, key: string, log: Log): string {
+function build(kernel: GuestKernel, src: string, name: string, key: string, log: Log, arch?: GuestArch): string {
+  // Cross builds: the arch's compiler, the host's kbuild scripts (lib/guest/debian.ts).
+  const cross = arch?.cross ? [`ARCH=${arch.cross.kernelArch}`, `CROSS_COMPILE=${arch.cross.prefix}`] : [];
+  const cc = arch?.cross ? [`CC=${arch.cross.prefix}gcc`] : [];
   return buildOnce(join(cacheDir(), 'kmod', `${name}-${key}`), (tmp) => {
       mkdirSync(tmp, { recursive: true });
       // Leftovers of a build in the source tree must not leak into ours.
       cpSync(src, tmp, { recursive: true, filter: (p) => !BUILD_JUNK.test(p) });
       log(`building kernel module ${name} against ${kernel.abi}`);
-      run('make', ['-C', kernel.headers, `M=${tmp}`, `KDIR=${kernel.headers}`, 'modules'], { cwd: tmp });
+      run('make', ['-C', kernel.headers, `M=${tmp}`, `KDIR=${kernel.headers}`, ...cross, 'modules'], { cwd: tmp });
+      // The C smoke test of the module's ABI, static so it runs in the busybox guest.
+      if (existsSync(join(tmp, 'Makefile')) && /^smoke:/m.test(readFileSync(join(tmp, 'Makefile'), 'utf8'))) run('make', ['-C', tmp, `KDIR=${kernel.headers}`, ...cc, 'smoke'], { cwd: tmp });
     });
 }
 

@@ -10,7 +10,7 @@ import { writeCpio } from './cpio.js';
 import { FileSet } from './files.js';
 import type { GuestImage } from './image.js';
 import { resolveModules } from './kdeps.js';
-import { GUEST_KMODS } from './rootfs.js';
+import { GUEST_KMODS, guestSmoke } from './rootfs.js';
 
 export interface OverlayOptions {
   mode: 'run' | 'shell';
@@ -41,6 +41,8 @@ export function writeOverlay(out: string, image: GuestImage, m: Machine, o: Over
     DEVMAP_MACHINE: m.name,
     ...(m.ivshmem ? { DEVMAP_IVSHMEM_BDF: `0000:00:${m.ivshmem.addr.toString(16).padStart(2, '0')}.0` } : {}),
     ...(o.ivshmemSize ? { DEVMAP_IVSHMEM_SIZE: String(o.ivshmemSize) } : {}),
+    // The modules' C smoke tests: DEVMAP_IVSHMEM_SMOKE, DEVMAP_EDU_SMOKE, ...
+    ...Object.fromEntries(image.modules.filter((b) => b.smoke).map((b) => [`DEVMAP_${posix.basename(b.dir).toUpperCase().replace(/\W/g, '_')}_SMOKE`, guestSmoke(b)])),
     ...o.env,
   };
   const lines = [
@@ -48,6 +50,8 @@ export function writeOverlay(out: string, image: GuestImage, m: Machine, o: Over
     `DEVMAP_MODE=${o.mode}`,
     `DEVMAP_CWD=${sq(o.cwd ?? '/root')}`,
     `DEVMAP_HOLD=${o.hold ? 1 : ''}`,
+    `DEVMAP_FBCON=${m.fbcon ?? 'detached'}`,
+    `DEVMAP_STATUS=${!m.status ? 'ttyS1' : 'virtio' in m.status ? 'virtio:devmap.status' : m.status.serial}`,
     ...Object.entries(env).map(([k, v]) => `export ${k}=${sq(v)}`),
   ];
   fs.add({ type: 'data', path: '/etc/devmap/run.env', data: lines.join('\n') + '\n' });

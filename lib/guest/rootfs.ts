@@ -11,6 +11,8 @@ import { MACHINES } from '../qemu/machines.js';
 import { cacheDir, run, type Log } from './cache.js';
 import { writeCpio, type CpioEntry } from './cpio.js';
 import { FileSet, lddLibraries } from './files.js';
+import { addUserland, busyboxApplets } from './foreign.js';
+import { GUEST_PROGRAMS } from './hosttools.js';
 import type { GuestKernel } from './kernel.js';
 import type { BuiltModule } from './kmods.js';
 import { resolveModules } from './kdeps.js';
@@ -26,11 +28,18 @@ export const GUEST_PROJECT = '/devmap';
 export const GUEST_KMODS = '/lib/modules/devmap';
 
 /** Project files the guest needs besides node_modules (lib/ for specs that import sources). */
-const PROJECT_PARTS = ['package.json', 'vitest.config.mjs', 'dist', 'lib', 'test', 'build/Release/devmap.node'];
+const PROJECT_PARTS = ['package.json', 'vitest.config.mjs', 'dist', 'lib', 'test', 'bench', 'build/Release/devmap.node'];
 
-function addBusybox(fs: FileSet, busybox: string): void {
+/** A foreign guest's own Node, libraries and programs (lib/guest/foreign.ts) and its cross-built addon. */
+export interface GuestUserland {
+  tree: string;
+  addon: string;
+}
+
+function addBusybox(fs: FileSet, busybox: string, foreign: boolean): void {
   fs.file(busybox, '/bin/busybox', 0o755);
-  for (const applet of run(busybox, ['--list']).split('\n').filter(Boolean)) {
+  const applets = foreign ? busyboxApplets(busybox) : run(busybox, ['--list']).split('\n');
+  for (const applet of applets.filter(Boolean)) {
     if (applet !== 'busybox') fs.add({ type: 'symlink', path: `/bin/${applet}`, target: 'busybox' });
   }
   // Shebangs say /usr/bin/env; /sbin is on nobody's PATH check list but scripts expect it.
@@ -38,7 +47,7 @@ function addBusybox(fs: FileSet, busybox: string): void {
   fs.add({ type: 'symlink', path: '/sbin', target: 'bin' });
 }
 
-function addProject(fs: FileSet): void {
+function addProject(fs: FileSet, userland?: GuestUserland): void {
   for (const part of ['dist', 'build/Release/devmap.node']) {
     if (!existsSync(join(packageRoot, part))) {
       throw devmapError('ERR_DEVMAP_BUILD', `${part} is missing: run "npm install" (builds the addon) and "npx tsc -p ." first`);
@@ -47,7 +56,9 @@ function addProject(fs: FileSet): void {
   for (const part of PROJECT_PARTS) {
     const src = join(packageRoot, part);
     if (!existsSync(src)) continue;
-    if (part.includes('.')) fs.file(src, posix.join(packageRoot, part));
+    // A foreign guest loads the cross-built addon from the usual path.
+    if (userland && part.endsWith('.node')) fs.file(userland.addon, posix.join(packageRoot, part));
+    else if (part.includes('.')) fs.file(src, posix.join(packageRoot, part));
     else fs.tree(src, posix.join(packageRoot, part), (_p, name) => name === 'node_modules');
   }
   // The bin entry must be executable; tsc does not set the mode.
@@ -60,15 +71,19 @@ function addProject(fs: FileSet): void {
     fs.tree(dir, dir, (_p, name) => name === 'node_modules');
   }
   // Native bindings (ours, rolldown's, lightningcss's) need librt & co., which ldd of node does not list.
-  for (const e of [...fs.entries.values()]) {
+  // (A foreign guest's libraries come whole from its packages.)
+  if (!userland) for (const e of [...fs.entries.values()]) {
     if (e.type === 'file' && e.from.endsWith('.node')) for (const lib of lddLibraries(e.from)) fs.hostLibrary(lib);
   }
 }
 
-function addNode(fs: FileSet): void {
+function addNode(fs: FileSet, userland?: GuestUserland): void {
+  if (userland) return addUserland(fs, userland.tree);
   const node = realpathSync(process.execPath);
   fs.file(node, '/usr/bin/node', 0o755);
   for (const lib of lddLibraries(node)) fs.hostLibrary(lib);
+  // Host programs the guest specs call (fbset), installed by ensureHostTools.
+  for (const p of GUEST_PROGRAMS) if (existsSync(p.file)) fs.hostProgram(p.file);
 }
 
 function addModules(fs: FileSet, kernel: GuestKernel, ours: BuiltModule[], arch: string): void {
@@ -76,6 +91,12 @@ function addModules(fs: FileSet, kernel: GuestKernel, ours: BuiltModule[], arch:
     for (const ko of resolveModules(kernel.modules, m.debianModules)) fs.file(join(kernel.modules, ko), `/lib/modules/${kernel.abi}/kernel/${ko}`);
   }
   for (const ko of ours.flatMap((m) => m.kos)) fs.file(ko, posix.join(GUEST_KMODS, posix.basename(ko)));
+  for (const m of ours) if (m.smoke) fs.file(m.smoke, guestSmoke(m), 0o755);
+}
+
+/** Where a module folder's C smoke test sits in the guest (its path is DEVMAP_<FOLDER>_SMOKE there). */
+export function guestSmoke(m: BuiltModule): string {
+  return posix.join(GUEST_KMODS, `${posix.basename(m.dir)}-smoke`);
 }
 
 /** Content hash of what the archive will hold: same hash, same bytes. */
@@ -92,7 +113,7 @@ function hashEntries(entries: CpioEntry[]): string {
 }
 
 /** Builds (or finds cached) the base initramfs of `arch`; returns its path. */
-export function buildRootfs(kernel: GuestKernel, ours: BuiltModule[], arch: string, log: Log): string {
+export function buildRootfs(kernel: GuestKernel, ours: BuiltModule[], arch: string, log: Log, userland?: GuestUserland): string {
   const fs = new FileSet();
   for (const d of ['/proc', '/sys', '/dev', '/tmp', '/run', '/root', '/etc/devmap', '/mnt']) fs.add({ type: 'dir', path: d });
   // The kernel opens /dev/console for /init before devtmpfs is mounted.
@@ -101,10 +122,10 @@ export function buildRootfs(kernel: GuestKernel, ours: BuiltModule[], arch: stri
   fs.add({ type: 'data', path: '/etc/devmap/abi', data: kernel.abi + '\n' });
   fs.file(join(packageRoot, 'qemu', 'guest', 'init.sh'), '/init', 0o755);
   fs.file(join(packageRoot, 'qemu', 'guest', 'vitest-bridge.mjs'), '/etc/devmap/vitest-bridge.mjs');
-  addBusybox(fs, kernel.busybox);
-  addNode(fs);
+  addBusybox(fs, kernel.busybox, Boolean(userland));
+  addNode(fs, userland);
   addModules(fs, kernel, ours, arch);
-  addProject(fs);
+  addProject(fs, userland);
   const entries = fs.sorted();
   const dir = join(cacheDir(), 'images');
   const out = join(dir, `${arch}-${hashEntries(entries)}.cpio`);

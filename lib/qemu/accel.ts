@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { cacheDir, sha256, type Log } from '../guest/cache.js';
 import type { GuestImage } from '../guest/image.js';
 import type { Accel } from './args.js';
-import type { Machine } from './machines.js';
+import { hostDebArch } from '../guest/foreign.js';
+import { ARCHES, type Machine } from './machines.js';
 
 /** Boots `m` under KVM running `true`, bounded by `timeoutMs` (the runner passes itself: no import cycle). */
 export type KvmProbe = (m: Machine, timeoutMs: number) => Promise<{ ok: boolean; ms: number; why: string }>;
@@ -29,6 +30,11 @@ export async function pickAccel(image: GuestImage, m: Machine, log: Log, probe: 
   if (forced === 'kvm' || forced === 'tcg') {
     log(`accelerator: ${forced.toUpperCase()} (DEVMAP_ACCEL)`);
     return forced;
+  }
+  // KVM runs only the host's own architecture.
+  if (ARCHES[m.arch]?.debArch !== hostDebArch()) {
+    log(`accelerator: TCG (${m.arch} guest on a ${hostDebArch()} host)`);
+    return 'tcg';
   }
   const why = kvmUsable();
   if (why) {

@@ -21,8 +21,12 @@ export interface LaunchParams {
   channels?: Record<string, string>;
   /** Backing file of the ivshmem-plain BAR, and its size. */
   ivshmem?: { path: string; size: number };
+  /** Socket of the ivshmem server the machine's ivshmem-doorbell device connects to. */
+  ivshmemServer?: string;
   /** Extra kernel command line. */
   append?: string[];
+  /** Device tree for QEMU's -dtb (machine.dtb, seeded per boot: lib/guest/dtb.ts). */
+  dtb?: string;
 }
 
 /** Kernel arguments every guest gets: serial console, reboot (hence exit) on panic. */
@@ -48,12 +52,15 @@ export function qemuArgs(m: Machine, p: LaunchParams): string[] {
     '-nodefaults', '-nic', 'none', '-no-reboot', '-display', 'none',
     '-kernel', p.kernel,
     '-initrd', p.initrd,
-    '-append', [...BASE_KERNEL_ARGS, ...m.kernelArgs, ...(p.append ?? [])].join(' '),
+    '-append', [...BASE_KERNEL_ARGS.map((a) => (a === 'console=ttyS0' && m.console ? `console=${m.console}` : a)), ...m.kernelArgs, ...(p.append ?? [])].join(' '),
     '-serial', p.console === 'tty' ? 'mon:stdio' : 'stdio',
   ];
-  // The second serial port (ttyS1) carries only the exit status.
-  if (p.statusSocket) args.push('-chardev', `socket,id=devmap-status,path=${p.statusSocket}`, '-serial', 'chardev:devmap-status');
-  else args.push('-serial', 'null');
+  if (p.dtb) args.push('-dtb', p.dtb);
+  // The second serial port (ttyS1) carries only the exit status; a board
+  // with one UART sends it over a virtio-serial port (below).
+  const statusVirtio = m.status !== undefined && 'virtio' in m.status;
+  if (!statusVirtio && p.statusSocket) args.push('-chardev', `socket,id=devmap-status,path=${p.statusSocket}`, '-serial', 'chardev:devmap-status');
+  else if (!statusVirtio) args.push('-serial', 'null');
   if (p.qmpSocket) args.push('-chardev', `socket,id=devmap-qmp,path=${p.qmpSocket}`, '-mon', 'chardev=devmap-qmp,mode=control');
   if (m.ivshmem && p.ivshmem) {
     args.push(
@@ -61,12 +68,25 @@ export function qemuArgs(m: Machine, p: LaunchParams): string[] {
       '-device', `ivshmem-plain,memdev=devmap-ivshmem,addr=0x${m.ivshmem.addr.toString(16)}`,
     );
   }
+  // The server answers QEMU's connect during start-up (the device waits for
+  // its id and the shared memory before the guest runs).
+  if (m.ivshmemServer && p.ivshmemServer) {
+    const d = m.ivshmemServer;
+    args.push(
+      '-chardev', `socket,id=devmap-ivs,path=${p.ivshmemServer}`,
+      '-device', `ivshmem-doorbell,chardev=devmap-ivs,vectors=${d.vectors},addr=0x${d.addr.toString(16)}`,
+    );
+  }
   if (m.hostPort && p.hostSocket) {
     args.push(
-      '-device', `virtio-serial-pci,id=devmap-vser,addr=0x${m.hostPort.addr.toString(16)}`,
+      // A PCI slot, or (boards without PCI) the first free virtio-mmio transport.
+      '-device', 'addr' in m.hostPort ? `virtio-serial-pci,id=devmap-vser,addr=0x${m.hostPort.addr.toString(16)}` : 'virtio-serial-device,id=devmap-vser',
       '-chardev', `socket,id=devmap-host,path=${p.hostSocket}`,
       '-device', 'virtserialport,bus=devmap-vser.0,chardev=devmap-host,name=devmap.host',
     );
+    if (statusVirtio && p.statusSocket) {
+      args.push('-chardev', `socket,id=devmap-status,path=${p.statusSocket}`, '-device', 'virtserialport,bus=devmap-vser.0,chardev=devmap-status,name=devmap.status');
+    }
     Object.entries(p.channels ?? {}).forEach(([name, path], i) => {
       args.push('-chardev', `socket,id=devmap-ch${i},path=${path}`, '-device', `virtserialport,bus=devmap-vser.0,chardev=devmap-ch${i},name=${name}`);
     });

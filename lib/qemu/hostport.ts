@@ -27,12 +27,28 @@ function ivshmemRange(args: Record<string, unknown>, ctx: HostPortContext, len: 
   return { path: ctx.ivshmem.path, offset };
 }
 
+interface PciDevice { bus: number; slot: number; function: number; qdev_id?: string }
+
+/** QEMU's id of the PCI device at `bdf` (DDDD:BB:SS.F, as the guest's sysfs names it). */
+async function qdevIdAt(qmp: Qmp, bdf: string): Promise<string | undefined> {
+  const m = /^(?:[0-9a-f]{4}:)?([0-9a-f]{2}):([0-9a-f]{2})\.([0-7])$/i.exec(bdf);
+  if (!m) throw new Error(`pci must be a PCI address like 0000:00:08.0, got "${bdf}"`);
+  const [bus, slot, fn] = [parseInt(m[1]!, 16), parseInt(m[2]!, 16), Number(m[3])];
+  const buses = await qmp.execute<{ bus: number; devices: PciDevice[] }[]>('query-pci');
+  const dev = buses.flatMap((b) => b.devices).find((d) => d.bus === bus && d.slot === slot && d.function === fn);
+  if (!dev) throw new Error(`no PCI device at ${bdf}`);
+  return dev.qdev_id || undefined;
+}
+
 /** Built-in operations; callers of runGuest() may add or replace ops. */
 export const HOST_OPS: Record<string, HostOp> = {
   ping: () => Promise.resolve({ pong: true }),
-  async screendump(_args, ctx) {
+  // {pci: '0000:00:08.0'} picks the display at that PCI address (it needs a
+  // QEMU id); without it, or for a device without an id (-vga std), console 0.
+  async screendump(args, ctx) {
     const file = join(ctx.dir, `screen-${Date.now()}.png`);
-    await (await ctx.qmp()).screendump(file);
+    const qmp = await ctx.qmp();
+    await qmp.screendump(file, typeof args.pci === 'string' ? await qdevIdAt(qmp, args.pci) : undefined);
     const png = readFileSync(file).toString('base64');
     rmSync(file, { force: true });
     return { png };

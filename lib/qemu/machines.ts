@@ -8,10 +8,47 @@ export interface GuestArch {
   key: string;
   debArch: string;
   qemu: string;
+  /** linux-image-<flavour> names the archive's current kernel. */
+  flavour: string;
+  /**
+   * How QEMU gets the kernel: 'pvh' extracts the uncompressed vmlinux from
+   * the bzImage (x86); 'zimage' boots the package's compressed image as is.
+   */
+  boot: 'pvh' | 'zimage';
+  /**
+   * A guest of another architecture than the host: modules and the addon
+   * are cross-built, and Node with its libraries comes from the arch's
+   * Debian packages (lib/guest/foreign.ts) instead of the host's own.
+   */
+  cross?: {
+    /** make ARCH= for kernel modules. */
+    kernelArch: string;
+    /** CROSS_COMPILE= prefix (Debian gcc-<triplet>). */
+    prefix: string;
+    /** CMake toolchain file for the addon (cmake-js), from the project root. */
+    cmakeToolchain: string;
+  };
+  /** Host programs (and their Debian packages) this arch needs beyond lib/guest/hosttools.ts GUEST_TOOLS. */
+  hostTools?: { cmd: string; pkg: string }[];
 }
 
 export const ARCHES: Record<string, GuestArch> = {
-  x86_64: { key: 'x86_64', debArch: 'amd64', qemu: 'qemu-system-x86_64' },
+  x86_64: { key: 'x86_64', debArch: 'amd64', qemu: 'qemu-system-x86_64', flavour: 'amd64', boot: 'pvh' },
+  armhf: {
+    key: 'armhf',
+    debArch: 'armhf',
+    qemu: 'qemu-system-arm',
+    flavour: 'armmp',
+    boot: 'zimage',
+    cross: { kernelArch: 'arm', prefix: 'arm-linux-gnueabihf-', cmakeToolchain: 'native/toolchain-armhf.cmake' },
+    hostTools: [
+      { cmd: 'qemu-system-arm', pkg: 'qemu-system-arm' },
+      { cmd: 'arm-linux-gnueabihf-gcc-12', pkg: 'gcc-arm-linux-gnueabihf' },
+      { cmd: 'arm-linux-gnueabihf-g++', pkg: 'g++-arm-linux-gnueabihf' },
+      { cmd: 'dtc', pkg: 'device-tree-compiler' },
+      { cmd: 'cmake', pkg: 'cmake' },
+    ],
+  },
 };
 
 export interface IvshmemPlain {
@@ -46,9 +83,47 @@ export interface Machine {
    * PCI slot of a virtio-serial port named "devmap.host": guest tests ask
    * the host for what only it can see (screendump, the ivshmem file) there.
    */
-  hostPort?: { addr: number };
+  hostPort?: { addr: number } | { mmio: true };
+  /** Serial console (kernel console=); default ttyS0. */
+  console?: string;
+  /**
+   * Where /init reports the exit status, away from the console: a second
+   * UART (`serial`, default ttyS1), or (`virtio`) a "devmap.status"
+   * virtio-serial port on the host-port bus, for boards with one UART.
+   */
+  status?: { serial: string } | { virtio: true };
+  /** Device tree from the kernel package (usr/lib/linux-image-ABI/), given a fresh /chosen/rng-seed each boot. */
+  dtb?: string;
+  /** With DEVMAP_SPECS=full (npm run test:arm): the specs instead of `specs`, for machines whose default is a smoke set. */
+  fullSpecs?: { include?: string[]; exclude?: string[] };
   /** Further QEMU arguments (devices with pinned addresses). */
   args: string[];
+  /**
+   * Which kernel file QEMU boots. 'pvh' (default): the uncompressed vmlinux
+   * through its PVH entry, fastest, but without real-mode setup, so no
+   * `vga=` VESA mode. 'bzImage': the real-mode path, needed for vesafb.
+   */
+  kernelImage?: 'pvh' | 'bzImage';
+  /**
+   * 'bound' keeps fbcon on the framebuffer (a machine with a text console);
+   * default: /init detaches it, since the harness's console is the serial port.
+   */
+  fbcon?: 'bound' | 'detached';
+  /**
+   * Several guests booted together, one QEMU each, named by role: each runs
+   * the machine's specs with DEVMAP_GUEST_ROLE set, and boots once the one
+   * before it has joined the ivshmem server (so peer ids follow this order).
+   * Default: one guest, no role.
+   */
+  guests?: string[];
+  /**
+   * An ivshmem-doorbell device in this slot, connected to a devmap ivshmem
+   * server that the harness starts before the guests and stops after them
+   * (lib/guest/session.ts). `size` must be a power of two.
+   */
+  ivshmemServer?: { addr: number; vectors: number; size: number };
+  /** Which test/guest specs run here (globs from the project root); default: all of test/guest/**. */
+  specs?: { include?: string[]; exclude?: string[] };
 }
 
 /** bochs-drm: /dev/fb0 on -vga std (brings drm, drm_kms_helper, ttm and the helpers). */
@@ -71,8 +146,120 @@ export const MACHINES: Record<string, Machine> = {
     debianModules: [...BOCHS_DRM, ...VIRTIO_SERIAL],
     ivshmem: { addr: 0x4, size: 4 << 20 },
     hostPort: { addr: 0x6 },
-    args: ['-vga', 'std', '-device', 'edu,addr=0x5'],
+    // A second bochs-drm framebuffer (/dev/fb1) at another resolution, for no
+    // extra boot; its QEMU id lets the host screendump it (hostport.ts).
+    args: ['-vga', 'std', '-device', 'edu,addr=0x5', '-device', 'bochs-display,id=devmap-display1,addr=0x8,xres=1024,yres=768'],
+    // They need an ivshmem server and two guests: x86_64-doorbell-pair runs them.
+    specs: { exclude: ['test/guest/ivshmem-doorbell*.test.ts'] },
   },
+};
+
+/**
+ * vesafb variants: the bzImage's real-mode setup asks SeaBIOS's VGA BIOS for
+ * a VESA mode (`vga=`; a PVH boot skips that code), and the built-in vesafb
+ * maps the -vga std BAR itself: device MMIO in Node. No bochs module (it
+ * would take the device over and remove vesafb), no second display. Only the
+ * framebuffer spec (and basic) runs: each variant costs one boot.
+ */
+function vesaVariant(name: string, describe: string, vga: string, more: Partial<Machine> = {}): Machine {
+  return {
+    ...MACHINES.x86_64!, name, describe, kernelImage: 'bzImage', kernelArgs: [`vga=${vga}`],
+    debianModules: [...VIRTIO_SERIAL], args: ['-vga', 'std'],
+    specs: { include: ['test/guest/basic.test.ts', 'test/guest/framebuffer*.test.ts'] },
+    ...more,
+  };
+}
+
+MACHINES['x86_64-vesa32'] = vesaVariant(
+  'x86_64-vesa32',
+  'x86_64, bzImage boot, vesafb 1024x768x32 (vga=0x344) on the -vga std BAR, fbcon left bound (a text console), devmap.host port',
+  '0x344',
+  { fbcon: 'bound' },
+);
+MACHINES['x86_64-vesa24'] = vesaVariant(
+  'x86_64-vesa24',
+  'x86_64, bzImage boot, vesafb 1024x768x24 packed RGB888 (vga=0x318) on the -vga std BAR, devmap.host port',
+  '0x318',
+);
+
+/**
+ * Two small guests on one devmap ivshmem server (the host is a third peer):
+ * doorbells and messages between guests. Only the doorbell specs run here;
+ * one vCPU each, since the two share the host's cores.
+ */
+MACHINES['x86_64-doorbell-pair'] = {
+  ...MACHINES.x86_64!,
+  name: 'x86_64-doorbell-pair',
+  describe: 'two QEMU pc guests (ping, pong), 512 MiB, 1 vCPU, ivshmem-doorbell (2 vectors, 1 MiB) at 00:07.0 on a devmap ivshmem server, devmap.host port at 00:06.0',
+  memMiB: 512,
+  smp: 1,
+  debianModules: [...VIRTIO_SERIAL],
+  ivshmem: undefined,
+  args: [],
+  guests: ['ping', 'pong'],
+  ivshmemServer: { addr: 0x7, vectors: 2, size: 1 << 20 },
+  specs: { include: ['test/guest/ivshmem-doorbell*.test.ts'] },
+};
+
+/**
+ * ARM (armhf) guests: Debian's armmp kernel, Node 18 and busybox from the
+ * armhf archive, modules and addon cross-built (docs/arm.md). TCG only,
+ * one vCPU (faster than two on a 2-core host). `npm test` runs a smoke set
+ * (one boot each); `npm run test:arm` (DEVMAP_SPECS=full) runs the rest.
+ */
+const ARM_FULL_SPECS = { exclude: ['test/guest/ivshmem-doorbell*.test.ts'] };
+
+/**
+ * Versatile Express A9: no PCI. The PL111 CLCD is the framebuffer, driven by
+ * our devmap_clcd (armmp's built-in CLCD driver does not probe here); the
+ * devmap.host and vitest ports are virtio-serial on the board's virtio-mmio
+ * transports (QEMU adds their nodes to the dtb); the exit status goes to
+ * the second PL011.
+ */
+MACHINES['armhf-vexpress'] = {
+  name: 'armhf-vexpress',
+  describe: 'QEMU vexpress-a9 (Cortex-A9, 1 GiB, no PCI), Debian armmp kernel, PL111 CLCD /dev/fb0 from devmap_clcd (dma_alloc_wc), devmap.host port on virtio-mmio',
+  arch: 'armhf',
+  machine: 'vexpress-a9',
+  cpu: 'cortex-a9',
+  cpuTcg: 'cortex-a9',
+  memMiB: 1024,
+  smp: 1,
+  kernelArgs: [],
+  debianModules: ['virtio_mmio', 'virtio_console'],
+  hostPort: { mmio: true },
+  console: 'ttyAMA0',
+  status: { serial: 'ttyAMA1' },
+  dtb: 'vexpress-v2p-ca9.dtb',
+  args: [],
+  specs: { include: ['test/guest/framebuffer.test.ts'] },
+  fullSpecs: ARM_FULL_SPECS,
+};
+
+/**
+ * QEMU virt (Cortex-A15, highmem off: a 32-bit kernel reaches every BAR):
+ * PCI like x86_64 -- bochs-display (bochs-drm /dev/fb0), ivshmem-plain,
+ * edu, virtio-serial. One PL011 only, so the exit status takes a
+ * virtio-serial port. QEMU puts its own rng-seed in the generated dtb.
+ */
+MACHINES['armhf-virt'] = {
+  name: 'armhf-virt',
+  describe: 'QEMU virt (Cortex-A15, 1 GiB, highmem=off), Debian armmp kernel, bochs-display (bochs-drm /dev/fb0) at 00:02.0, ivshmem-plain at 00:04.0, edu at 00:05.0, devmap.host port at 00:06.0',
+  arch: 'armhf',
+  machine: 'virt,highmem=off',
+  cpu: 'cortex-a15',
+  cpuTcg: 'cortex-a15',
+  memMiB: 1024,
+  smp: 1,
+  kernelArgs: [],
+  debianModules: [...BOCHS_DRM, ...VIRTIO_SERIAL],
+  ivshmem: { addr: 0x4, size: 4 << 20 },
+  hostPort: { addr: 0x6 },
+  console: 'ttyAMA0',
+  status: { virtio: true },
+  args: ['-device', 'bochs-display,addr=0x2', '-device', 'edu,addr=0x5'],
+  specs: { include: ['test/guest/basic.test.ts'] },
+  fullSpecs: ARM_FULL_SPECS,
 };
 
 export const DEFAULT_MACHINE = 'x86_64';

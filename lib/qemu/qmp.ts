@@ -66,9 +66,9 @@ export class Qmp {
     return r.return as T;
   }
 
-  /** Saves the guest's screen (graphics console 0) as a PNG on the host. */
-  screendump(file: string): Promise<unknown> {
-    return this.execute('screendump', { filename: file, format: 'png' });
+  /** Saves the guest's screen as a PNG on the host: graphics console 0, or the display device with QEMU id `device`. */
+  screendump(file: string, device?: string): Promise<unknown> {
+    return this.execute('screendump', { filename: file, format: 'png', ...(device ? { device } : {}) });
   }
 
   queryStatus(): Promise<{ running: boolean; status: string }> {

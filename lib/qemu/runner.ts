@@ -13,6 +13,7 @@ import { devmapError } from '../errors.js';
 import { haveCommand, stderrLog, type Log } from '../guest/cache.js';
 import { prepareImage, type GuestImage } from '../guest/image.js';
 import { writeOverlay, type OverlayOptions } from '../guest/overlay.js';
+import { seededDtb } from '../guest/dtb.js';
 import { pickAccel } from './accel.js';
 import { qemuArgs, qemuBinary, type Accel } from './args.js';
 import { onCleanup } from './cleanup.js';
@@ -33,6 +34,8 @@ export interface GuestRunOptions extends Omit<OverlayOptions, 'hold' | 'ivshmemS
   /** Save the screen as PNG (QMP screendump) right after the command. */
   screendump?: string;
   accel?: Accel;
+  /** Socket of the ivshmem server for the machine's ivshmem-doorbell device (machine.ivshmemServer). */
+  ivshmemServer?: string;
   /** Extra or replaced operations of the devmap.host port (see hostport.ts). */
   hostOps?: Record<string, HostOp>;
   /** More virtio-serial ports (needs machine.hostPort): guest port name → called with QEMU's connection. */
@@ -136,9 +139,11 @@ export async function runGuest(o: GuestRunOptions): Promise<GuestResult> {
 
     const tty = o.mode === 'shell';
     const args = qemuArgs(m, {
-      accel, kernel: image.kernel.vmlinux, initrd, console: tty ? 'tty' : 'pipe',
+      accel, kernel: m.kernelImage === 'bzImage' ? image.kernel.bzImage : image.kernel.vmlinux, initrd, console: tty ? 'tty' : 'pipe',
       statusSocket: join(dir, 'status.sock'), qmpSocket: join(dir, 'qmp.sock'), hostSocket: join(dir, 'host.sock'), channels,
       ...(shm ? { ivshmem: { path: shm.path, size: shm.size } } : {}),
+      ...(o.ivshmemServer ? { ivshmemServer: o.ivshmemServer } : {}),
+      ...(m.dtb ? { dtb: seededDtb(image.kernel, m.dtb, join(dir, 'board.dtb')) } : {}),
     });
     // setpriv: QEMU dies with us even if we are SIGKILLed and cannot clean up.
     const wrap = haveCommand('setpriv') ? ['setpriv', '--pdeathsig', 'KILL', '--', qemuBinary(m)] : [qemuBinary(m)];

@@ -13,7 +13,7 @@ import v8 from 'node:v8';
 import { packageRoot } from '../native.js';
 import { prepareImage } from '../guest/image.js';
 import { stderrLog } from '../guest/cache.js';
-import type { GuestEnd } from '../guest/session.js';
+import { guestArtifact, type GuestEnd, type GuestSessionEnv } from '../guest/session.js';
 import { findMachine, runGuest, type GuestResult, type GuestRunOptions } from './runner.js';
 
 export interface GuestPoolOptions {
@@ -28,9 +28,10 @@ export interface GuestPoolOptions {
 }
 
 /** Session from scripts/test.mjs (lib/guest/session.ts sessionEnv), if any. */
-function sessionFromEnv(): Partial<GuestRunOptions> {
-  const s = process.env.DEVMAP_SESSION ? (JSON.parse(process.env.DEVMAP_SESSION) as { ivshmem: { path: string; size: number }; env: Record<string, string> }) : undefined;
-  return s ? { ivshmem: s.ivshmem, env: s.env } : {};
+function sessionFromEnv(): Partial<GuestRunOptions> & { role?: string } {
+  const s = process.env.DEVMAP_SESSION ? (JSON.parse(process.env.DEVMAP_SESSION) as GuestSessionEnv) : undefined;
+  if (!s) return {};
+  return { ivshmem: s.ivshmem, env: s.env, ...(s.role ? { role: s.role } : {}), ...(s.ivshmemServer ? { ivshmemServer: s.ivshmemServer } : {}) };
 }
 
 const CHANNEL = 'devmap.vitest';
@@ -78,7 +79,7 @@ class GuestWorker {
   async start(): Promise<void> {
     const m = findMachine(this.pool.machine);
     const image = prepareImage(m.arch);
-    const run = { ...sessionFromEnv(), ...this.pool.run };
+    const { role, ...run } = { ...sessionFromEnv(), ...this.pool.run };
     const env = Object.fromEntries(Object.entries({ ...this.opts.env, ...run.env }).filter(([k, v]) => PASS_ENV.test(k) && v !== undefined)) as Record<string, string>;
     const out = this.opts.project.vitest.logger.outputStream;
     let ready!: () => void;
@@ -96,14 +97,15 @@ class GuestWorker {
     });
     void this.#run.then((r) => {
       const end: GuestEnd = {
-        machine: r.machine, accel: r.accel, outcome: r.outcome, status: r.status, reason: r.reason, lastLines: r.console.lastLines(),
+        machine: r.machine, ...(role ? { role } : {}), accel: r.accel, outcome: r.outcome, status: r.status, reason: r.reason, lastLines: r.console.lastLines(),
         insmodFailures: r.console.text.split('\n').filter((l) => /^insmod: can't insert/.test(l)),
         bootMs: r.bootMs, readyMs, totalMs: r.totalMs,
       };
       if (this.pool.artifacts) {
         mkdirSync(this.pool.artifacts, { recursive: true });
-        writeFileSync(join(this.pool.artifacts, `guest-${r.machine}.log`), r.console.text);
-        writeFileSync(join(this.pool.artifacts, `guest-${r.machine}.json`), JSON.stringify(end, null, 2) + '\n');
+        const base = join(this.pool.artifacts, guestArtifact(r.machine, role));
+        writeFileSync(`${base}.log`, r.console.text);
+        writeFileSync(`${base}.json`, JSON.stringify(end, null, 2) + '\n');
       }
       this.pool.onGuestEnd?.(end, r);
       if (!this.#stopping) {

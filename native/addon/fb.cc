@@ -192,6 +192,7 @@ void InitFb(Napi::Env env, Napi::Object exports) {
   c.Set("FB_BLANK_POWERDOWN", Napi::Number::New(env, FB_BLANK_POWERDOWN));
   c.Set("FB_ACTIVATE_NOW", Napi::Number::New(env, FB_ACTIVATE_NOW));
   c.Set("FB_ACTIVATE_TEST", Napi::Number::New(env, FB_ACTIVATE_TEST));
+  c.Set("FB_ACTIVATE_FORCE", Napi::Number::New(env, FB_ACTIVATE_FORCE));
   c.Set("FB_VISUAL_TRUECOLOR", Napi::Number::New(env, FB_VISUAL_TRUECOLOR));
   c.Set("FB_VISUAL_DIRECTCOLOR", Napi::Number::New(env, FB_VISUAL_DIRECTCOLOR));
   c.Set("FB_VISUAL_PSEUDOCOLOR", Napi::Number::New(env, FB_VISUAL_PSEUDOCOLOR));

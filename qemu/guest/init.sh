@@ -3,7 +3,7 @@
 # The host (lib/qemu/runner.ts) appends a small second archive with
 # /etc/devmap/run.env (modules to load, mode, environment) and
 # /etc/devmap/cmd (the command). The command's exit status goes back to
-# the host on the second serial port (ttyS1), away from console output that
+# the host on the second serial port (ttyS1; see DEVMAP_STATUS), away from console output that
 # could imitate it; then the guest powers off (QEMU runs with -no-reboot).
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/bin:/bin HOME=/root
 mount -t proc proc /proc
@@ -15,14 +15,15 @@ mount -t tmpfs tmpfs /dev/shm
 # /tmp and /run stay on the initramfs (already RAM): --with files may live there.
 chmod 1777 /tmp
 
-DEVMAP_MODULES= DEVMAP_MODE=run
+DEVMAP_MODULES= DEVMAP_MODE=run DEVMAP_FBCON= DEVMAP_STATUS=
 . /etc/devmap/run.env
 
 for ko in $DEVMAP_MODULES; do
 	insmod "$ko" || echo "devmap-init: insmod $ko failed" >&2
 done
-# fbcon would draw its cursor over the framebuffer that tests write.
-for vt in /sys/class/vtconsole/vtcon*; do
+# fbcon would draw its cursor over the framebuffer that tests write; a
+# machine with DEVMAP_FBCON=bound keeps it, like a machine with a text console.
+[ "$DEVMAP_FBCON" = bound ] || for vt in /sys/class/vtconsole/vtcon*; do
 	case "$(cat "$vt/name" 2>/dev/null)" in
 	*"frame buffer"*) echo 0 > "$vt/bind" ;;
 	esac
@@ -50,7 +51,16 @@ else
 	echo "--- devmap: command end ---"
 	stty -onlcr 2>/dev/null
 fi
-echo "devmap-exit-status $status" > /dev/ttyS1
+# DEVMAP_STATUS: a tty (default ttyS1) or virtio:NAME, a virtio-serial port
+# (boards with one UART, e.g. QEMU's ARM virt).
+status_dev=/dev/${DEVMAP_STATUS:-ttyS1}
+case "$DEVMAP_STATUS" in
+virtio:*)
+	for p in /sys/class/virtio-ports/*; do
+		[ "$(cat "$p/name" 2>/dev/null)" = "${DEVMAP_STATUS#virtio:}" ] && status_dev=/dev/${p##*/}
+	done ;;
+esac
+echo "devmap-exit-status $status" > "$status_dev"
 # A screendump was asked for: the host stops the machine itself.
 [ -n "$DEVMAP_HOLD" ] && sleep 60
 sync

@@ -1,23 +1,18 @@
-// Host side of ivshmem-doorbell-pair.test.ts, for the harness's two-guest
-// doorbell variant. Runs from dist/ (npm run build). The harness:
-//   const pair = await start({ dir })        // server + host peer (id 0), channels formatted
-//   boot guest "ping" with pair.qemuArgs(0x7) and env pair.env.ping, wait until
-//     pair.server.peers() has 2 ids, then boot "pong" with pair.env.pong
-//     (ids go 0 host, 1 ping, 2 pong: the server hands them out in order)
-//   await pair.finish()                      // after both guests exit, on every path
-// finish() checks the host <-> guest conversations and always stops the peer
-// and the server (socket and /dev/shm file removed).
-import { join } from 'node:path';
-
+// Host side of ivshmem-doorbell-pair.test.ts on a machine with two guests
+// (ping, pong) and an ivshmem server (x86_64-doorbell-pair). The harness
+// (lib/guest/session.ts) starts the server and boots ping, then pong once
+// ping has joined; here the host joins first as a third peer (id 0, so
+// ping is 1 and pong 2), formats the channels, talks to both guests, and
+// kills the server when ping asks for it. Runs from dist/ (npm run build).
 import { Channel } from '../../dist/channel.js';
 import { connectIvshmemPeer } from '../../dist/ivshmem-peer.js';
-import { startIvshmemServer } from '../../dist/ivshmem-server.js';
 
 // Mirrors the layout in ivshmem-doorbell-pair.test.ts.
 const CH = 64 * 1024;
 const REGION = { hostToPing: 2, pingToHost: 3, hostToPong: 4, pongToHost: 5 };
-export const VECTORS = 2;
-export const SIZE = 1 << 20;
+const CHANNELS = [0, 1, 2, 3, 4, 5, 6];
+const BULK = { at: 7 * CH, size: 8 * CH };
+const CONTROL = 15 * CH; // int32: [0] burst rung [1] burst seen [2] kill asked [3] server gone (1 seen by the host peer, 2 not) [4] pong listening for the burst
 const HOST_MESSAGES = 20;
 
 const region = (peer, i) => peer.memory.bytes.subarray(i * CH, (i + 1) * CH);
@@ -36,37 +31,72 @@ async function converse(host, role, guest, timeoutMs) {
   }
 }
 
-/** @param {{ dir: string, timeoutMs?: number }} ctx */
-export async function start({ dir, timeoutMs = 300_000 }) {
-  const server = await startIvshmemServer({ socket: join(dir, 'ivs.sock'), shm: `devmap-pair-${process.pid}`, size: SIZE, vectors: VECTORS });
-  let host;
-  try {
-    host = await connectIvshmemPeer(server.socket, { vectors: VECTORS });
-    for (let i = 0; i < 6; i++) Channel.init(region(host, i));
-    host.memory.bytes.fill(0, 6 * CH, 6 * CH + 8); // burst counters
-  } catch (err) {
-    host?.close();
-    await server.close();
-    throw err;
-  }
-  const ids = { ping: host.id + 1, pong: host.id + 2 };
-  const env = (role, other) => ({ DEVMAP_PEER_ROLE: role, DEVMAP_PEER_OTHER: String(other), DEVMAP_HOST_PEER: String(host.id) });
-  const talk = Promise.all([converse(host, 'ping', ids.ping, timeoutMs), converse(host, 'pong', ids.pong, timeoutMs)]);
-  talk.catch(() => {}); // reported by finish()
-  return {
-    server,
-    socket: server.socket,
-    env: { ping: env('ping', ids.pong), pong: env('pong', ids.ping) },
-    /** QEMU arguments of one guest's doorbell device at PCI slot `addr`. */
-    qemuArgs: (addr, id = 'ivs') => ['-chardev', `socket,path=${server.socket},id=${id}`, '-device', `ivshmem-doorbell,chardev=${id},vectors=${VECTORS},addr=0x${addr.toString(16)}`],
-    async finish() {
-      try {
-        await talk;
-      } finally {
-        host.close();
-        await host.released();
-        await server.close();
+/** When ping asks (control[2]), SIGKILL the server; control[3] then says whether the host peer noticed. */
+function killOnRequest(host, server, timeoutMs) {
+  const ctl = new Int32Array(host.memory.buffer, CONTROL, 4);
+  let tick;
+  const done = new Promise((resolve, reject) => {
+    const deadline = Date.now() + timeoutMs;
+    tick = setInterval(async () => {
+      if (host.closed) return void clearInterval(tick);
+      if (Atomics.load(ctl, 2) !== 1) {
+        if (Date.now() > deadline) (clearInterval(tick), reject(new Error('ping never asked for the server to be killed')));
+        return;
       }
-    },
-  };
+      clearInterval(tick);
+      const noticed = new Promise((r) => {
+        if (!host.connected) return r(true);
+        host.once('server-closed', () => r(true));
+        setTimeout(() => r(false), 10_000);
+      });
+      await server.kill();
+      const ok = await noticed;
+      Atomics.store(ctl, 3, ok ? 1 : 2);
+      if (ok) resolve();
+      else reject(new Error('the host peer did not report the killed server within 10 s'));
+    }, 20);
+  });
+  return { done, stop: () => clearInterval(tick) };
+}
+
+let pair;
+
+/** @param {import('../../dist/guest/session.js').HookContext} ctx */
+export async function before(ctx) {
+  if (!ctx.server || !ctx.roles.includes('ping') || !ctx.roles.includes('pong')) return {};
+  const host = await connectIvshmemPeer(ctx.server.socket, { vectors: ctx.server.vectors });
+  for (const i of CHANNELS) Channel.init(region(host, i));
+  Channel.init(host.memory.bytes.subarray(BULK.at, BULK.at + BULK.size));
+  host.memory.bytes.fill(0, CONTROL, CONTROL + 32);
+  const ids = { ping: host.id + 1, pong: host.id + 2 };
+  const joins = [];
+  host.on('peer-joined', (id) => joins.push(id));
+  const timeoutMs = 300_000;
+  const killer = killOnRequest(host, ctx.server, timeoutMs);
+  const work = Promise.all([converse(host, 'ping', ids.ping, timeoutMs), converse(host, 'pong', ids.pong, timeoutMs), killer.done]);
+  work.catch(() => {}); // reported by after()
+  pair = { host, ids, joins, work, killer };
+  return { DEVMAP_HOST_PEER: String(host.id) };
+}
+
+export function guests() {
+  if (!pair) return {};
+  const { ping, pong } = pair.ids;
+  return { ping: { DEVMAP_PEER_OTHER: String(pong) }, pong: { DEVMAP_PEER_OTHER: String(ping) } };
+}
+
+/** Checks the host <-> guest conversations and the server kill; always leaves the server. */
+export async function after() {
+  if (!pair) return;
+  const { host, ids, joins, work, killer } = pair;
+  pair = undefined;
+  try {
+    if (joins.join() !== `${ids.ping},${ids.pong}`) throw new Error(`guests joined as ${joins.join()}, want ping ${ids.ping} then pong ${ids.pong}`);
+    // The guests have ended: whatever is still pending failed.
+    await Promise.race([work, new Promise((_, reject) => setTimeout(() => reject(new Error('host conversations still pending after the guests ended')), 5000))]);
+  } finally {
+    killer.stop();
+    host.close();
+    await host.released();
+  }
 }

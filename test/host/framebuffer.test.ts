@@ -141,6 +141,15 @@ describe('Framebuffer modes, flush, vsync, blank, lifetime', () => {
     fb.close();
   });
 
+  it('a driver that ignores the request (vesafb: no fb_check_var) is a refusal too', () => {
+    const { fb } = fakeFb('RGB888', 8, 4, 24, { putVar: (_fd, _changes) => fb.info });
+    expect(() => fb.setMode({ xres: 16, yres: 8 })).toThrow(expect.objectContaining({
+      code: 'ERR_DEVMAP_FB_MODE', message: expect.stringMatching(/refused mode 16x8x24: the driver kept 8x4x24/),
+    }));
+    expect(fb.info).toMatchObject({ xres: 8, yres: 4 });
+    fb.close();
+  });
+
   it('flush() fsyncs; vsync and blank say clearly when unsupported; close is idempotent', async () => {
     const enotty = Object.assign(new Error('ENOTTY'), { code: 'ENOTTY', errno: -25, syscall: 'ioctl' });
     const { fb, calls } = fakeFb('XRGB8888', 2, 2, 8, {

@@ -3,7 +3,8 @@
 // carrying one JSON request per line and one JSON reply per line. The host
 // answers with what only it can see: QEMU's own screendump, the ivshmem
 // backing file.
-import { closeSync, openSync, read, readdirSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, openSync, read, readdirSync, readFileSync, realpathSync, writeSync } from 'node:fs';
+import { basename } from 'node:path';
 import { promisify } from 'node:util';
 
 import pngjs from 'pngjs';
@@ -61,9 +62,19 @@ export async function askHost<T = Record<string, unknown>>(op: string, args: Rec
   }
 }
 
-/** QEMU's screendump of the guest's display, taken by the host now, as RGBA. */
-export async function hostScreendump(): Promise<Image> {
-  const { png } = await askHost<{ png: string }>('screendump');
+/** The PCI address of a framebuffer's device (/dev/fb1 → 0000:00:08.0); undefined for a platform device (vesafb). */
+export function fbPciAddress(fbPath: string): string | undefined {
+  const dev = basename(realpathSync(`/sys/class/graphics/${basename(fbPath)}/device`));
+  return /^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/.test(dev) ? dev : undefined;
+}
+
+/**
+ * QEMU's screendump of the guest's display, taken by the host now, as RGBA:
+ * of the display behind `fbPath` (by its PCI address), or QEMU's console 0.
+ */
+export async function hostScreendump(fbPath?: string): Promise<Image> {
+  const pci = fbPath ? fbPciAddress(fbPath) : undefined;
+  const { png } = await askHost<{ png: string }>('screendump', pci ? { pci } : {});
   const img = pngjs.PNG.sync.read(Buffer.from(png, 'base64'));
   return { width: img.width, height: img.height, data: new Uint8Array(img.data.buffer, img.data.byteOffset, img.data.length) };
 }
