@@ -1,47 +1,26 @@
-// `devmap demo`: the main job. Host-side for now: two mappings of one
-// /dev/shm file and a memfd, showing shared writes and the kernel's view.
-import { closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// `devmap demo`: the main job. Boots the default guest and, from Node inside
+// it, draws to the framebuffer, answers a message the host put into ivshmem
+// and moves a buffer through the edu device's DMA; the host saves the screen.
 import type { CommandModule } from 'yargs';
 
-import { mapFd, mapFile, PAGE_SIZE } from '../mapping.js';
-import { findVma, readMaps } from '../maps.js';
-import { memfd } from '../memfd.js';
-import { vmaLine } from './map.js';
+import { demoFailed, describeDemo, runDemo } from '../demo/host.js';
+import { machineNames } from '../qemu/machines.js';
 
-function hostDemo(): void {
-  const shm = `/dev/shm/devmap-demo-${process.pid}`;
-  writeFileSync(shm, new Uint8Array(4 * PAGE_SIZE));
-  try {
-    using a = mapFile(shm);
-    using b = mapFile(shm, { offset: PAGE_SIZE, length: PAGE_SIZE });
-    const text = Buffer.from(`hello from pid ${process.pid}`);
-    a.bytes.set(text, PAGE_SIZE);
-    console.log(`1. mapped ${shm} twice: all ${a.length} bytes, and page 1 alone`);
-    console.log(`   wrote "${text}" through the first mapping at offset ${PAGE_SIZE}`);
-    console.log(`   the second mapping reads "${Buffer.from(b.bytes.subarray(0, text.length))}"`);
-    console.log(`   the file (read(2)) has "${readFileSync(shm).subarray(PAGE_SIZE, PAGE_SIZE + text.length)}"`);
-    a.write32(0, 0xc0ffee);
-    console.log(`2. write32(0, 0xc0ffee) then read32(0) = 0x${a.read32(0).toString(16)} (one aligned 32-bit store/load)`);
-    const fd = memfd('devmap-demo', PAGE_SIZE);
-    try {
-      using m = mapFd(fd, 'memfd:devmap-demo');
-      m.bytes.fill(0x5a);
-      console.log(`3. a memfd of ${m.length} bytes mapped at 0x${m.address.toString(16)}`);
-    } finally {
-      closeSync(fd);
-    }
-    console.log('4. what the kernel says (/proc/self/smaps):');
-    for (const addr of [a.address, b.address]) {
-      const v = findVma(readMaps(), addr);
-      if (v) console.log(`   ${vmaLine(v)}`);
-    }
-  } finally {
-    rmSync(shm, { force: true });
-  }
-}
-
-export const demoCommand: CommandModule = {
+export const demoCommand: CommandModule<object, { out: string; machine?: string; message?: string; timeout: number }> = {
   command: 'demo',
-  describe: 'Show devmap at work: map shared memory, write through one mapping, read it through another',
-  handler: () => hostDemo(),
+  describe: 'Boot a QEMU guest; from Node inside it draw to /dev/fb0, exchange messages with the host over ivshmem, run edu DMA; save the screen as PNG',
+  builder: (y) =>
+    y
+      .option('out', { alias: 'o', type: 'string', default: 'devmap-demo.png', describe: 'where to save the screenshot' })
+      .option('message', { type: 'string', describe: 'what the host writes into ivshmem for the guest to show' })
+      .option('machine', { alias: 'm', type: 'string', choices: machineNames(), describe: 'guest machine (default: x86_64)' })
+      .option('timeout', { type: 'number', default: 300, describe: 'hard limit in seconds for the guest' })
+      .example('devmap demo', 'boot, draw, exchange, save devmap-demo.png')
+      .example('devmap demo --message "hi" -o /tmp/shot.png', 'your own message, another file')
+      .epilogue('The first run downloads the Debian guest kernel and builds the guest image (cached under ~/.cache/devmap, or $DEVMAP_CACHE); later runs start in seconds.'),
+  handler: async (a) => {
+    const r = await runDemo({ out: a.out, machine: a.machine, message: a.message, timeoutMs: a.timeout * 1000 });
+    console.log(describeDemo(r));
+    if (!r.ok) throw demoFailed(r);
+  },
 };

@@ -60,15 +60,6 @@ describe('devmap CLI', () => {
     expect(vmas[0]!.start).toMatch(/^0x[0-9a-f]+$/);
   });
 
-  it('demo writes through one mapping and reads through another', () => {
-    const r = devmap('demo');
-    expect(r.status).toBe(0);
-    const hello = /wrote "(hello from pid \d+)"/.exec(r.stdout)?.[1];
-    expect(hello).toBeDefined();
-    expect(r.stdout).toContain(`the second mapping reads "${hello}"`);
-    expect(r.stdout).toContain(`the file (read(2)) has "${hello}"`);
-    expect(r.stdout).toMatch(/rw-s 00001000 .*devmap-demo-/);
-  });
 });
 
 describe('parseSize', () => {

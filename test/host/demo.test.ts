@@ -1,0 +1,29 @@
+// The README's first command, end to end: one guest boot.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect, it } from 'vitest';
+
+import { readPng } from '../../lib/fb/png.js';
+import { tempDir } from '../helpers/tmp.js';
+
+it('devmap demo draws in the guest, exchanges messages over ivshmem, runs edu DMA, and saves a matching screenshot', () => {
+  const out = join(tempDir(), 'shot.png');
+  const r = spawnSync(process.execPath, [join(process.cwd(), 'dist', 'cli.js'), 'demo', '-o', out, '--message', 'ping from the test'], {
+    encoding: 'utf8',
+    timeout: 600_000,
+  });
+  expect(r.status, r.stdout + r.stderr).toBe(0);
+  expect(r.stdout).toMatch(/^guest x86_64 booted under (TCG|KVM)/);
+  expect(r.stdout).toMatch(/framebuffer {2}\/dev\/fb0 \(bochs-drmdrmfb\) 1280x800 XRGB8888, line_length 5120/);
+  const ivFlags = /mapped rw-s \/dev\/ivshmem0 \[([^\]]*)\]/.exec(r.stdout)?.[1]?.split(' ');
+  expect(ivFlags).toEqual(expect.arrayContaining(['io', 'pf', 'de', 'dd']));
+  expect(r.stdout).toContain('host -> guest: "ping from the test"');
+  expect(r.stdout).toMatch(/guest -> host: "guest \S+ drew "ping from the test""/);
+  expect(r.stdout).toMatch(/edu DMA {6}4000 bytes to the device and back: equal/);
+  expect(r.stdout).toContain(`screen       ${out} -- pixel-identical to what the guest drew`);
+  expect(existsSync(out)).toBe(true);
+  expect(readPng(out)).toMatchObject({ width: 1280, height: 800 });
+  // No demo shm file left behind.
+  expect(spawnSync('sh', ['-c', 'ls /dev/shm | grep -c devmap-demo- || true'], { encoding: 'utf8' }).stdout.trim()).toBe('0');
+}, 600_000);
