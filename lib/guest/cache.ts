@@ -31,6 +31,16 @@ export function run(cmd: string, args: string[], opts: SpawnSyncOptions = {}): s
   return String(r.stdout ?? '');
 }
 
+/**
+ * apt-get update that tolerates a partial failure: a mirror mid-sync fails
+ * one index now and then (seen: bookworm-security armhf, size mismatch), and
+ * apt keeps the other lists. What is then really missing fails later, by name.
+ */
+export function aptGetUpdate(log: Log): void {
+  const r = spawnSync('apt-get', ['update', '-q'], { encoding: 'utf8', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  if (r.status !== 0) log(`apt-get update reported errors (continuing with the lists it has):\n${String(r.stderr ?? '').trim().split('\n').slice(-3).join('\n')}`);
+}
+
 /** Is `cmd` on PATH? */
 export function haveCommand(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;

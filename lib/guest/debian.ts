@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { packageRoot } from '../native.js';
 import { devmapError } from '../errors.js';
 import type { GuestArch } from '../qemu/machines.js';
-import { cacheDir, run, type Log } from './cache.js';
+import { aptGetUpdate, cacheDir, run, type Log } from './cache.js';
 import { hostDebArch, resolveUserland } from './foreign.js';
 
 export interface GuestPackages {
@@ -60,7 +60,7 @@ let updated = false;
 function aptUpdate(log: Log): boolean {
   if (updated || !isRoot()) return false;
   log('apt-get update (package lists are missing or stale)');
-  run('apt-get', ['update', '-q'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  aptGetUpdate(log);
   updated = true;
   return true;
 }

@@ -10,7 +10,7 @@ import { join, posix } from 'node:path';
 import { packageRoot } from '../native.js';
 import { devmapError } from '../errors.js';
 import type { GuestArch } from '../qemu/machines.js';
-import { buildOnce, cacheDir, hashTree, run, sha256, type Log } from './cache.js';
+import { aptGetUpdate, buildOnce, cacheDir, hashTree, run, sha256, type Log } from './cache.js';
 import type { FileSet } from './files.js';
 
 /** What the guest's userland needs from the arch's archive: Node (and its libraries), fbset for the framebuffer spec. */
@@ -43,8 +43,7 @@ export function ensureAptArch(a: GuestArch, log: Log): void {
   }
   log(`dpkg --add-architecture ${a.debArch} && apt-get update`);
   run('dpkg', ['--add-architecture', a.debArch]);
-  // A mirror mid-sync fails one index now and then; apt-cache then lacks only that part.
-  spawnSync('apt-get', ['update', '-q'], { stdio: 'ignore', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  aptGetUpdate(log);
 }
 
 /** The package's apt name for `debArch`: "name:armhf", or "name" for an Architecture: all package. */

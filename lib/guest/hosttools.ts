@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 
 import { devmapError } from '../errors.js';
-import { haveCommand, run, type Log } from './cache.js';
+import { aptGetUpdate, haveCommand, run, type Log } from './cache.js';
 
 export interface HostTool {
   /** A command on PATH, or (`file`) a file the package installs. */
@@ -52,7 +52,7 @@ export function ensureHostTools(log: Log, tools: HostTool[] = [...GUEST_TOOLS, .
   }
   log(`installing ${pkgs.join(' ')} (missing: ${names})`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  run('apt-get', ['update', '-q'], { env });
+  aptGetUpdate(log);
   run('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...pkgs], { env });
   const still = missingTools(missing);
   if (still.length) throw devmapError('ERR_DEVMAP_HOST_TOOLS', `still missing after apt-get install: ${still.map((t) => t.cmd ?? t.file).join(', ')}`);
