@@ -52,6 +52,13 @@ static int Fd(const Napi::CallbackInfo& info) {
   return info[0].As<Napi::Number>().Int32Value();
 }
 
+// ioctl(fd, req, arg), throwing a Node system error on failure.
+static bool IoctlOk(Napi::Env env, int fd, unsigned long req, void* arg) {
+  if (ioctl(fd, req, arg) == 0) return true;
+  ThrowErrno(env, errno, "ioctl");
+  return false;
+}
+
 // fbGetInfo(fd) -> { fix: {...}, var: {...} }
 static Napi::Value FbGetInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -59,14 +66,7 @@ static Napi::Value FbGetInfo(const Napi::CallbackInfo& info) {
   if (fd < 0) return env.Undefined();
   fb_fix_screeninfo fix{};
   fb_var_screeninfo var{};
-  if (ioctl(fd, FBIOGET_FSCREENINFO, &fix) != 0) {
-    ThrowErrno(env, errno, "ioctl");
-    return env.Undefined();
-  }
-  if (ioctl(fd, FBIOGET_VSCREENINFO, &var) != 0) {
-    ThrowErrno(env, errno, "ioctl");
-    return env.Undefined();
-  }
+  if (!IoctlOk(env, fd, FBIOGET_FSCREENINFO, &fix) || !IoctlOk(env, fd, FBIOGET_VSCREENINFO, &var)) return env.Undefined();
   Napi::Object f = Napi::Object::New(env);
   f.Set("id", Napi::String::New(env, fix.id, strnlen(fix.id, sizeof fix.id)));
   f.Set("smemStart", Napi::BigInt::New(env, static_cast<uint64_t>(fix.smem_start)));
@@ -107,10 +107,7 @@ static Napi::Value FbPutVar(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   fb_var_screeninfo var{};
-  if (ioctl(fd, FBIOGET_VSCREENINFO, &var) != 0) {
-    ThrowErrno(env, errno, "ioctl");
-    return env.Undefined();
-  }
+  if (!IoctlOk(env, fd, FBIOGET_VSCREENINFO, &var)) return env.Undefined();
   Napi::Object c = info[1].As<Napi::Object>();
   if (!Field(c, "xres", &var.xres) || !Field(c, "yres", &var.yres) || !Field(c, "xresVirtual", &var.xres_virtual) ||
       !Field(c, "yresVirtual", &var.yres_virtual) || !Field(c, "xoffset", &var.xoffset) ||
@@ -119,10 +116,7 @@ static Napi::Value FbPutVar(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   var.activate = info[2].As<Napi::Number>().Uint32Value();
-  if (ioctl(fd, FBIOPUT_VSCREENINFO, &var) != 0) {
-    ThrowErrno(env, errno, "ioctl");
-    return env.Undefined();
-  }
+  if (!IoctlOk(env, fd, FBIOPUT_VSCREENINFO, &var)) return env.Undefined();
   return VarToJs(env, var);
 }
 
@@ -136,13 +130,10 @@ static Napi::Value FbPan(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   fb_var_screeninfo var{};
-  if (ioctl(fd, FBIOGET_VSCREENINFO, &var) != 0) {
-    ThrowErrno(env, errno, "ioctl");
-    return env.Undefined();
-  }
+  if (!IoctlOk(env, fd, FBIOGET_VSCREENINFO, &var)) return env.Undefined();
   var.xoffset = info[1].As<Napi::Number>().Uint32Value();
   var.yoffset = info[2].As<Napi::Number>().Uint32Value();
-  if (ioctl(fd, FBIOPAN_DISPLAY, &var) != 0) ThrowErrno(env, errno, "ioctl");
+  IoctlOk(env, fd, FBIOPAN_DISPLAY, &var);
   return env.Undefined();
 }
 
