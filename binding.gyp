@@ -16,7 +16,7 @@
       ],
       # Exceptions off: every failure path throws a JS error explicitly and
       # returns, so no C++ exception ever crosses the N-API boundary.
-      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "_GNU_SOURCE"],
+      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "_GNU_SOURCE", "_FILE_OFFSET_BITS=64"],
       "cflags": ["-fvisibility=hidden", "-Wall", "-Wextra"],
       "cflags_cc": ["-fvisibility=hidden", "-std=c++17", "-Wall", "-Wextra"],
       "conditions": [

@@ -239,7 +239,16 @@ function openSysfs(dev: IvshmemDevice, o: CheckedOpen, deps: IvshmemDeps): Ivshm
   }
   const file = `${dev.sysfsPath}/${cache === 'wc' ? 'resource2_wc' : 'resource2'}`;
   const regsFile = `${dev.sysfsPath}/resource0`;
-  const fd = deps.open(file, fsc.O_RDWR);
+  let fd: number;
+  try {
+    fd = deps.open(file, fsc.O_RDWR);
+  } catch (err) {
+    // Only architectures that can map PCI BARs write-combined (x86, arm64, ...) give sysfs a resource2_wc.
+    if (cache === 'wc' && (err as { code?: string }).code === 'ENOENT' && deps.sysfs.exists(`${dev.sysfsPath}/resource2`)) {
+      throw devmapError('ERR_DEVMAP_CACHE_UNSUPPORTED', `this kernel has no ${file}: its architecture cannot map PCI BARs write-combined through sysfs; use cache 'uc', or the ${MODULE_NAME} module for 'wc'`);
+    }
+    throw err;
+  }
   let memory: Mapping;
   try {
     memory = mapFd(fd, file, windowOf(dev, o), fstatSync(fd));

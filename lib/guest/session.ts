@@ -41,7 +41,8 @@ export interface HookContext {
   roles: string[];
   /** Scratch folder of the run, removed afterwards. */
   dir: string;
-  ivshmem: { path: string; size: number };
+  /** The backing file of the machine's ivshmem-plain device; `attached` is false on machines without one (the file still exists). */
+  ivshmem: { path: string; size: number; attached: boolean };
   marker: string;
   /** The ivshmem server (machine.ivshmemServer): socket, shm file, kill() to crash it on purpose. */
   server?: ServerProcess;
@@ -136,7 +137,7 @@ export async function openSession(machine: string, dir = join(packageRoot, 'test
     );
     const roles = m.guests ?? [];
     const s: GuestSession = {
-      machine: m.name, roles, dir: scratch, ivshmem: { path: shm.path, size: shm.size }, marker,
+      machine: m.name, roles, dir: scratch, ivshmem: { path: shm.path, size: shm.size, attached: m.ivshmem !== undefined }, marker,
       ...(server ? { server } : {}),
       env: { DEVMAP_IVSHMEM_MARKER: marker },
       roleEnv: Object.fromEntries(roles.map((r) => [r, { DEVMAP_GUEST_ROLE: r }])),

@@ -5,10 +5,15 @@
 #pragma once
 
 #include <napi.h>
+#include <sys/types.h>
 
 #include <cstddef>
 #include <cstdint>
 #include <unordered_map>
+
+// mmap offsets are 64-bit everywhere (binding.gyp and CMakeLists.txt define
+// _FILE_OFFSET_BITS=64): a 32-bit off_t would truncate them silently.
+static_assert(sizeof(off_t) == 8, "build with -D_FILE_OFFSET_BITS=64");
 
 namespace devmap {
 

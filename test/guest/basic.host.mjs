@@ -4,8 +4,9 @@ import { closeSync, openSync, readSync } from 'node:fs';
 
 const GUEST_AREA = 0x2000;
 
-/** @param {{ ivshmem: { path: string, size: number }, marker: string }} ctx */
+/** @param {{ ivshmem: { path: string, size: number, attached: boolean }, marker: string }} ctx */
 export function after(ctx) {
+  if (!ctx.ivshmem.attached) return; // e.g. armhf-vexpress: no PCI, no ivshmem; the guest spec skips too
   const want = Buffer.from(`guest saw ${ctx.marker}`, 'latin1');
   const got = Buffer.alloc(want.length);
   const fd = openSync(ctx.ivshmem.path, 'r');

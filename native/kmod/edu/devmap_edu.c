@@ -54,12 +54,38 @@
 #define EDU_DMA_TO_RAM		0x2
 #define EDU_DMA_IRQ		0x4
 #define EDU_DEV_MEM		0x40000	/* device memory, as a DMA address */
-#define EDU_DMA_BITS		28	/* QEMU clamps addresses to this */
 #define EDU_FACT_TIMEOUT_US	(10 * USEC_PER_SEC)
 
 static bool poll;
 module_param(poll, bool, 0444);
 MODULE_PARM_DESC(poll, "Poll for DMA completion instead of using MSI/INTx");
+
+/*
+ * QEMU's edu clamps DMA addresses to its dma_mask property: 28 bits unless
+ * started with -device edu,dma_mask=... (ARM's virt board has no RAM below
+ * 1 GiB, so it needs 32). At most 32: the driver writes the low halves of
+ * the address registers.
+ */
+static unsigned int dma_bits = 28;
+
+static int dma_bits_set(const char *val, const struct kernel_param *kp)
+{
+	unsigned int bits;
+	int err = kstrtouint(val, 0, &bits);
+
+	if (err)
+		return err;
+	if (bits < 24 || bits > 32)
+		return -EINVAL;
+	return param_set_uint(val, kp);
+}
+
+static const struct kernel_param_ops dma_bits_ops = {
+	.set = dma_bits_set,
+	.get = param_get_uint,
+};
+module_param_cb(dma_bits, &dma_bits_ops, &dma_bits, 0444);
+MODULE_PARM_DESC(dma_bits, "DMA address bits of the device (24-32, default 28; match QEMU's edu dma_mask)");
 
 static struct {
 	atomic64_t allocated, freed, live_bytes, transfers, timeouts, irqs;
@@ -250,8 +276,8 @@ static int edu_xfer(struct edu_file *ef, const struct edu_xfer *x)
 		cmd |= EDU_DMA_IRQ;
 	/*
 	 * The registers are 64-bit, but a 32-bit write at their offset sets the
-	 * whole value, and the mask keeps every address below 2^28: writel is
-	 * enough, also on 32-bit kernels.
+	 * whole value, and the mask (dma_bits <= 32) keeps every address below
+	 * 2^32: writel is enough, also on 32-bit kernels.
 	 */
 	writel(lower_32_bits(addr), edu->regs + EDU_REG_DMA_SRC);
 	writel(lower_32_bits(dev), edu->regs + EDU_REG_DMA_DST);
@@ -540,6 +566,12 @@ static int edu_open(struct inode *inode, struct file *file)
 	ef->edu = edu;
 	kref_get(&edu->ref);
 	file->private_data = ef;
+	/*
+	 * Buffer cookies (id << 24) pass 4 GiB from id 256 on; a 32-bit kernel
+	 * refuses such an offset on a char device (EOVERFLOW) unless the file
+	 * says its offsets are unsigned cookies, as DRM's fake offsets do.
+	 */
+	file->f_mode |= FMODE_UNSIGNED_OFFSET;
 	return 0;
 }
 
@@ -632,10 +664,10 @@ static int edu_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		dev_err(&pdev->dev, "not an edu device (ident %#x)\n", ident);
 		goto err_iounmap;
 	}
-	/* The device only drives 28 address bits; QEMU silently clamps more. */
-	err = dma_set_mask_and_coherent(&pdev->dev, DMA_BIT_MASK(EDU_DMA_BITS));
+	/* The device drives dma_bits address bits; QEMU silently clamps more. */
+	err = dma_set_mask_and_coherent(&pdev->dev, DMA_BIT_MASK(dma_bits));
 	if (err) {
-		dev_err(&pdev->dev, "no usable %d-bit DMA\n", EDU_DMA_BITS);
+		dev_err(&pdev->dev, "no usable %u-bit DMA\n", dma_bits);
 		goto err_iounmap;
 	}
 	pci_set_master(pdev);

@@ -44,7 +44,7 @@
 struct edu_info {
 	__u32 ident;		/* identification register: 0xRRrr00ed */
 	__u32 irq_mode;		/* EDU_IRQ_* */
-	__u64 dma_mask;		/* the mask the driver set (28 bits) */
+	__u64 dma_mask;		/* the mask the driver set (dma_bits, default 28) */
 	__u32 window;		/* EDU_DEV_WINDOW */
 	__u32 buf_max;		/* EDU_BUF_MAX */
 };
