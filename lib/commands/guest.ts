@@ -1,6 +1,7 @@
 // `devmap guest run|shell|image`: boot a QEMU guest with the devices and
 // the project inside, run a command there, bring its output and exit
 // status back.
+import { resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 
 import { prepareImage } from '../guest/image.js';
@@ -13,6 +14,8 @@ interface Common {
   machine: string;
   ivshmem?: string;
   with?: string[];
+  kmod?: string[];
+  kparam?: string[];
   timeout: number;
 }
 
@@ -21,7 +24,33 @@ function common<T>(y: Argv<T>): Argv<T & Common> {
     .option('machine', { alias: 'm', type: 'string', default: DEFAULT_MACHINE, choices: machineNames(), describe: 'machine definition (lib/qemu/machines.ts)' })
     .option('ivshmem', { type: 'string', describe: 'back the ivshmem BAR with HOSTFILE[:SIZE] (created at SIZE if missing, kept afterwards); default: a fresh /dev/shm file, removed' })
     .option('with', { type: 'string', array: true, describe: 'host file, program (with its libraries) or folder to bring in at the same path; repeatable' })
+    .option('kmod', { type: 'string', array: true, describe: 'folder of your own kernel module (Kbuild or Makefile): built against the guest kernel, loaded before CMD (a failed build or insmod fails the run); repeatable' })
+    .option('kparam', { type: 'string', array: true, describe: 'insmod argument MODULE.PARAM=VALUE for any module the guest loads; repeatable' })
     .option('timeout', { type: 'number', default: 300, describe: 'hard limit in seconds for the whole boot' }) as unknown as Argv<T & Common>;
+}
+
+/** --kparam mydrv.debug=1 --kparam mydrv.size=4096 -> { mydrv: 'debug=1 size=4096' } */
+export function parseKparams(list: string[] | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const p of list ?? []) {
+    const m = /^([A-Za-z0-9_-]+)\.(\w+)=(\S*)$/.exec(p);
+    if (!m) throw typeError(`--kparam ${JSON.stringify(p)}: want MODULE.PARAM=VALUE without spaces, e.g. --kparam devmap_edu.dma_bits=32`);
+    const mod = m[1]!.replace(/-/g, '_');
+    out[mod] = [out[mod], `${m[2]}=${m[3]}`].filter(Boolean).join(' ');
+  }
+  return out;
+}
+
+/**
+ * The run options common to run and shell. --with paths are the host's
+ * (relative ones from here), and the command starts in the host's current
+ * folder, so `--with test -- node --test test/` works as it does here.
+ */
+function guestOptions(argv: Common) {
+  return {
+    machine: argv.machine, with: (argv.with ?? []).map((p) => resolve(p)), timeoutMs: argv.timeout * 1000,
+    ivshmem: ivshmemSpec(argv.ivshmem), kmodDirs: argv.kmod, kparams: parseKparams(argv.kparam), cwd: process.cwd(),
+  };
 }
 
 function ivshmemSpec(spec: string | undefined): { path: string; size?: number } | undefined {
@@ -42,14 +71,14 @@ const run: CommandModule<object, Common & { screendump?: string; cmd?: string[];
       .example('devmap guest run --ivshmem /dev/shm/demo:4M -- sh -c "devmap ivshmem write 0 hello"', 'the host then reads "hello" at offset 0 of /dev/shm/demo')
       .example('devmap guest run --with /usr/sbin/fbset -- fbset -i', 'bring a host program (and its libraries) along')
       .example('devmap guest run --screendump screen.png -- devmap fb pattern', 'draw the test card, save what the guest shows')
-      .epilogue('The guest console streams to stdout; progress lines go to stderr. A kernel panic or a hang fails with the reason and the last console lines.'),
+      .example('devmap guest run --kmod ./mydrv --with test -- node --test test/', 'build and load your module, run your tests in the guest (docs/testing-drivers.md)')
+      .epilogue('The guest console streams to stdout; progress lines go to stderr. CMD starts in the same folder as here (empty in the guest unless --with brings files into it). A kernel panic or a hang fails with the reason and the last console lines (exit 125; 124 on --timeout); a --kmod module that does not build fails before the boot, one that does not load fails the run with exit 125.'),
   handler: async (argv) => {
     // yargs leaves everything after `--` in argv._, behind the command words.
     const command = [...(argv.cmd ?? []), ...argv._.slice(2)].map(String);
     if (command.length === 0) throw typeError('name a command to run after --, e.g. devmap guest run -- uname -a');
     const r = await runGuest({
-      machine: argv.machine, command, with: argv.with, timeoutMs: argv.timeout * 1000,
-      ivshmem: ivshmemSpec(argv.ivshmem), screendump: argv.screendump,
+      ...guestOptions(argv), command, screendump: argv.screendump,
       // Colours only if our own stdout is a terminal.
       env: process.stdout.isTTY ? { FORCE_COLOR: '1' } : { NO_COLOR: '1' },
       onOutput: (t) => process.stdout.write(t),
@@ -68,10 +97,7 @@ const shell: CommandModule<object, Common> = {
   describe: 'Boot a guest with an interactive shell on its serial console (exit powers it off; Ctrl-A X quits QEMU)',
   builder: (y) => common(y).example('devmap guest shell --with /usr/bin/strace', 'a shell with strace available'),
   handler: async (argv) => {
-    const r = await runGuest({
-      mode: 'shell', machine: argv.machine, command: [], with: argv.with, timeoutMs: argv.timeout * 1000,
-      ivshmem: ivshmemSpec(argv.ivshmem),
-    });
+    const r = await runGuest({ ...guestOptions(argv), mode: 'shell', command: [] });
     if (r.outcome !== 'exited' && r.outcome !== 'no-status') process.stderr.write(`devmap: ${r.reason}\n`);
     process.exitCode = r.status ?? 0;
   },

@@ -3,9 +3,10 @@
 // guest kernel's headers. Each build happens in a copy inside the cache,
 // keyed by the source's content hash and the ABI: the source tree stays
 // clean and an unchanged module is never rebuilt.
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
 
+import { devmapError } from '../errors.js';
 import { packageRoot } from '../native.js';
 import { buildOnce, cacheDir, hashTree, run, sha256, type Log } from './cache.js';
 import type { GuestArch } from '../qemu/machines.js';
@@ -50,7 +51,7 @@ export function buildModules(kernel: GuestKernel, log: Log, arch?: GuestArch): B
     const name = src.split('/').pop()!;
     const key = sha256(kernel.abi, hashTree(src), 'smoke').slice(0, 16);
     try {
-      const out = build(kernel, src, name, key, log, arch);
+      const out = build(kernel, src, name, key, log, arch, true);
       const smoke = join(out, 'smoke');
       return { dir: src, kos: orderedKos(out), ...(existsSync(smoke) ? { smoke } : {}) };
     } catch (err) {
@@ -61,7 +62,33 @@ export function buildModules(kernel: GuestKernel, log: Log, arch?: GuestArch): B
   });
 }
 
-function build(kernel: GuestKernel, src: string, name: string, key: string, log: Log, arch?: GuestArch): string {
+/**
+ * A driver writer's own module folder (`devmap guest run --kmod DIR`):
+ * built like ours (a cached copy, the guest kernel's headers, cross for
+ * armhf), but a failure is an error that shows the compiler's complaint.
+ * Returns the .ko files in modules.order order.
+ */
+export function buildUserModule(kernel: GuestKernel, dir: string, log: Log, arch?: GuestArch): string[] {
+  const src = resolve(dir);
+  if (!existsSync(src) || !statSync(src).isDirectory()) {
+    throw devmapError('ERR_DEVMAP_KMOD', `--kmod ${dir}: no such folder; give the folder that holds your module's Kbuild (or Makefile) and sources`);
+  }
+  if (!['Kbuild', 'Makefile'].some((f) => existsSync(join(src, f)))) {
+    throw devmapError('ERR_DEVMAP_KMOD', `--kmod ${dir}: no Kbuild or Makefile there; an out-of-tree module needs one, e.g. a Kbuild with "obj-m += mydriver.o"`);
+  }
+  const name = basename(src);
+  let out: string;
+  try {
+    out = build(kernel, src, name, sha256(kernel.abi, hashTree(src), 'user').slice(0, 16), log, arch, false);
+  } catch (err) {
+    throw devmapError('ERR_DEVMAP_KMOD_BUILD', `--kmod ${dir}: the module did not build against the guest kernel ${kernel.abi}:\n${(err as Error).message}`);
+  }
+  const kos = orderedKos(out);
+  if (kos.length === 0) throw devmapError('ERR_DEVMAP_KMOD', `--kmod ${dir}: the build made no .ko file; does the Kbuild name one with obj-m?`);
+  return kos;
+}
+
+function build(kernel: GuestKernel, src: string, name: string, key: string, log: Log, arch: GuestArch | undefined, smoke: boolean): string {
   // Cross builds: the arch's compiler, the host's kbuild scripts (lib/guest/debian.ts).
   const cross = arch?.cross ? [`ARCH=${arch.cross.kernelArch}`, `CROSS_COMPILE=${arch.cross.prefix}`] : [];
   const cc = arch?.cross ? [`CC=${arch.cross.prefix}gcc`] : [];
@@ -72,7 +99,7 @@ function build(kernel: GuestKernel, src: string, name: string, key: string, log:
       log(`building kernel module ${name} against ${kernel.abi}`);
       run('make', ['-C', kernel.headers, `M=${tmp}`, `KDIR=${kernel.headers}`, ...cross, 'modules'], { cwd: tmp });
       // The C smoke test of the module's ABI, static so it runs in the busybox guest.
-      if (existsSync(join(tmp, 'Makefile')) && /^smoke:/m.test(readFileSync(join(tmp, 'Makefile'), 'utf8'))) run('make', ['-C', tmp, `KDIR=${kernel.headers}`, ...cc, 'smoke'], { cwd: tmp });
+      if (smoke && existsSync(join(tmp, 'Makefile')) && /^smoke:/m.test(readFileSync(join(tmp, 'Makefile'), 'utf8'))) run('make', ['-C', tmp, `KDIR=${kernel.headers}`, ...cc, 'smoke'], { cwd: tmp });
     });
 }
 

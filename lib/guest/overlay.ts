@@ -4,6 +4,7 @@
 // --with host files, so the 150 MB base is never rebuilt for a new command.
 import { posix } from 'node:path';
 
+import { devmapError } from '../errors.js';
 import { shellQuote } from '../qemu/args.js';
 import type { Machine } from '../qemu/machines.js';
 import { writeCpio } from './cpio.js';
@@ -22,6 +23,10 @@ export interface OverlayOptions {
   /** Keep the guest alive after the command so the host can take a screendump. */
   hold?: boolean;
   ivshmemSize?: number;
+  /** A driver writer's .ko files (host paths; `--kmod`): brought in and loaded after ours, in this order; one that does not load fails the run. */
+  kmods?: string[];
+  /** More insmod arguments by module name (`--kparam NAME.PARAM=VALUE`), after the machine's. */
+  kparams?: Record<string, string>;
 }
 
 const sq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
@@ -36,7 +41,19 @@ export function moduleLoadList(image: GuestImage, m: Machine): string[] {
 
 export function writeOverlay(out: string, image: GuestImage, m: Machine, o: OverlayOptions): void {
   const fs = new FileSet();
+  // The command's folder exists even if nothing was brought into it.
+  if (o.cwd) fs.add({ type: 'dir', path: o.cwd });
   for (const p of o.with ?? []) fs.hostProgram(p);
+  const userKos = (o.kmods ?? []).map((ko) => posix.join(GUEST_KMODS, posix.basename(ko)));
+  const ours = new Set(moduleLoadList(image, m).map((p) => posix.basename(p)));
+  for (const [i, ko] of (o.kmods ?? []).entries()) {
+    if (ours.has(posix.basename(ko)) || userKos.indexOf(userKos[i]!) !== i) {
+      throw devmapError('ERR_DEVMAP_KMOD', `--kmod: two modules named ${posix.basename(ko)}; the kernel loads a name once: rename one`);
+    }
+    fs.file(ko, userKos[i]!);
+  }
+  const kparams: Record<string, string> = { ...m.moduleParams };
+  for (const [mod, p] of Object.entries(o.kparams ?? {})) kparams[mod] = [kparams[mod], p].filter(Boolean).join(' ');
   const env: Record<string, string> = {
     DEVMAP_MACHINE: m.name,
     ...(m.ivshmem ? { DEVMAP_IVSHMEM_BDF: `0000:00:${m.ivshmem.addr.toString(16).padStart(2, '0')}.0` } : {}),
@@ -47,6 +64,8 @@ export function writeOverlay(out: string, image: GuestImage, m: Machine, o: Over
   };
   const lines = [
     `DEVMAP_MODULES=${sq(moduleLoadList(image, m).join(' '))}`,
+    `DEVMAP_USER_MODULES=${sq(userKos.join(' '))}`,
+    ...Object.entries(kparams).map(([mod, params]) => `DEVMAP_KPARAMS_${mod.replace(/\W/g, '_')}=${sq(params)}`),
     `DEVMAP_MODE=${o.mode}`,
     `DEVMAP_CWD=${sq(o.cwd ?? '/root')}`,
     `DEVMAP_HOLD=${o.hold ? 1 : ''}`,

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { devmapError } from '../errors.js';
 import { haveCommand, stderrLog, type Log } from '../guest/cache.js';
 import { prepareImage, type GuestImage } from '../guest/image.js';
+import { buildUserModule } from '../guest/kmods.js';
 import { writeOverlay, type OverlayOptions } from '../guest/overlay.js';
 import { seededDtb } from '../guest/dtb.js';
 import { pickAccel } from './accel.js';
@@ -19,12 +20,14 @@ import { qemuArgs, qemuBinary, type Accel } from './args.js';
 import { onCleanup } from './cleanup.js';
 import { ConsoleLog } from './console.js';
 import { resolveIvshmem } from './ivshmem-file.js';
-import { DEFAULT_MACHINE, MACHINES, type Machine } from './machines.js';
+import { ARCHES, DEFAULT_MACHINE, MACHINES, type Machine } from './machines.js';
 import { Qmp } from './qmp.js';
 import { HOST_OPS, serveHostPort, type HostOp } from './hostport.js';
 
-export interface GuestRunOptions extends Omit<OverlayOptions, 'hold' | 'ivshmemSize' | 'mode'> {
+export interface GuestRunOptions extends Omit<OverlayOptions, 'hold' | 'ivshmemSize' | 'mode' | 'kmods'> {
   mode?: 'run' | 'shell';
+  /** Folders of your own kernel modules: built against the guest kernel, brought in and loaded before the command (`--kmod`). */
+  kmodDirs?: string[];
   machine?: string;
   image?: GuestImage;
   /** Hard limit for the whole boot, in ms. */
@@ -83,6 +86,8 @@ export async function runGuest(o: GuestRunOptions): Promise<GuestResult> {
     const r = await runGuest({ machine: pm.name, image, accel: 'kvm', command: ['true'], timeoutMs, log: () => {} });
     return { ok: r.outcome === 'exited' && r.status === 0, ms: r.totalMs, why: r.reason };
   };
+  // Before the KVM probe: a module that does not compile should fail at once.
+  const kmods = (o.kmodDirs ?? []).flatMap((d) => buildUserModule(image.kernel, d, log, ARCHES[m.arch]));
   const accel = o.accel ?? (await pickAccel(image, m, log, probe));
   const dir = mkdtempSync(join(tmpdir(), 'devmap-'));
   const shm = m.ivshmem ? resolveIvshmem(o.ivshmem, m.ivshmem.size) : undefined;
@@ -99,7 +104,7 @@ export async function runGuest(o: GuestRunOptions): Promise<GuestResult> {
     const initrd = join(dir, 'initrd.cpio');
     writeOverlay(join(dir, 'overlay.cpio'), image, m, {
       mode: o.mode ?? 'run', command: o.command, cwd: o.cwd, env: o.env, with: o.with,
-      hold: Boolean(o.screendump), ivshmemSize: shm?.size,
+      hold: Boolean(o.screendump), ivshmemSize: shm?.size, kmods, kparams: o.kparams,
     });
     copyFileSync(image.initrd, initrd);
     appendFileSync(initrd, readFileSync(join(dir, 'overlay.cpio')));

@@ -15,11 +15,34 @@ mount -t tmpfs tmpfs /dev/shm
 # /tmp and /run stay on the initramfs (already RAM): --with files may live there.
 chmod 1777 /tmp
 
-DEVMAP_MODULES= DEVMAP_MODE=run DEVMAP_FBCON= DEVMAP_STATUS=
+DEVMAP_MODULES= DEVMAP_USER_MODULES= DEVMAP_MODE=run DEVMAP_FBCON= DEVMAP_STATUS=
 . /etc/devmap/run.env
 
+# insmod KO with its arguments: DEVMAP_KPARAMS_<name> (machine.moduleParams,
+# --kparam), the name with - as _, like the kernel's own module names.
+load_module() {
+	name=${1##*/}
+	name=${name%.ko}
+	case $name in *-*) name=$(echo "$name" | tr - _) ;; esac
+	params=
+	case $name in
+	*[!A-Za-z0-9_]*) ;;
+	*) eval "params=\${DEVMAP_KPARAMS_$name-}" ;;
+	esac
+	# shellcheck disable=SC2086 # params are words, like on modprobe's line
+	insmod "$1" $params
+}
 for ko in $DEVMAP_MODULES; do
-	insmod "$ko" || echo "devmap-init: insmod $ko failed" >&2
+	load_module "$ko" || echo "devmap-init: insmod $ko failed" >&2
+done
+# The user's own modules (devmap guest run --kmod): one that does not load
+# fails the run before the command starts.
+user_module_failed=
+for ko in $DEVMAP_USER_MODULES; do
+	if ! load_module "$ko" 2>/tmp/.devmap-insmod; then
+		user_module_failed=$ko
+		break
+	fi
 done
 # fbcon would draw its cursor over the framebuffer that tests write; a
 # machine with DEVMAP_FBCON=bound keeps it, like a machine with a text console.
@@ -33,7 +56,15 @@ stty -onlcr 2>/dev/null
 hostname devmap-guest
 
 cd "${DEVMAP_CWD:-/root}"
-if [ "$DEVMAP_MODE" = shell ]; then
+if [ -n "$user_module_failed" ]; then
+	echo "--- devmap: command start ---"
+	echo "devmap: $user_module_failed did not load, so the command did not run:"
+	cat /tmp/.devmap-insmod
+	echo "the kernel's last messages:"
+	dmesg | tail -n 8
+	echo "--- devmap: command end ---"
+	status=125
+elif [ "$DEVMAP_MODE" = shell ]; then
 	echo "devmap guest shell: exit (or Ctrl-D) powers the guest off; Ctrl-A X quits QEMU"
 	setsid cttyhack sh -l
 	status=$?
