@@ -43,12 +43,17 @@ export class Mapping {
   readonly writable: boolean;
   #buffer: ArrayBuffer;
   #bytes: Uint8Array;
+  #u16: Uint16Array;
+  #u32: Uint32Array;
   #closed = false;
 
   /** @internal use mapFile()/mapFd() */
   constructor(buffer: ArrayBuffer, path: string, offset: bigint, writable: boolean) {
     this.#buffer = buffer;
     this.#bytes = new Uint8Array(buffer);
+    // Views for the register reads (whole elements only: a length need not be a multiple of 4).
+    this.#u16 = new Uint16Array(buffer, 0, buffer.byteLength >>> 1);
+    this.#u32 = new Uint32Array(buffer, 0, buffer.byteLength >>> 2);
     this.path = path;
     this.offset = offset;
     this.length = buffer.byteLength;
@@ -97,19 +102,30 @@ export class Mapping {
     if (!this.writable) throw devmapError('ERR_DEVMAP_READ_ONLY', `mapping of ${this.path} is read-only (mapped with write: false)`);
   }
 
+  // Register reads up to 32 bits are Atomics.load: exactly one load of that
+  // width that the JIT may neither merge, split, hoist nor elide (on x86 a
+  // plain mov, on ARM ldr + dmb), without an N-API call. Atomics.load accepts
+  // non-shared integer arrays. 64-bit reads and every write go through the
+  // addon: Atomics.load of 64 bits is ldrexd on 32-bit ARM (unpredictable on
+  // device memory), and Atomics.store is a locked xchg on x86, which device
+  // memory need not support.
+
   /** One 8-bit load. */
   read8(offset: number): number {
-    return native.read8(this.#reg(offset, 1), offset);
+    this.#reg(offset, 1);
+    return Atomics.load(this.#bytes, offset);
   }
 
   /** One aligned 16-bit load. */
   read16(offset: number): number {
-    return native.read16(this.#reg(offset, 2), offset);
+    this.#reg(offset, 2);
+    return Atomics.load(this.#u16, offset >>> 1);
   }
 
   /** One aligned 32-bit load (a device register read). */
   read32(offset: number): number {
-    return native.read32(this.#reg(offset, 4), offset);
+    this.#reg(offset, 4);
+    return Atomics.load(this.#u32, offset >>> 2);
   }
 
   /** One aligned 64-bit load. */
