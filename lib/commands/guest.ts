@@ -1,6 +1,7 @@
 // `devmap guest run|shell|image`: boot a QEMU guest with the devices and
 // the project inside, run a command there, bring its output and exit
 // status back.
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 
@@ -8,7 +9,8 @@ import { prepareImage } from '../guest/image.js';
 import { parseSize } from '../qemu/ivshmem-file.js';
 import { DEFAULT_MACHINE, MACHINES, machineNames } from '../qemu/machines.js';
 import { findMachine, runGuest } from '../qemu/runner.js';
-import { typeError } from '../errors.js';
+import { devmapError, rangeError, typeError } from '../errors.js';
+import { MAX_VECTORS } from '../ivshmem-server.js';
 
 interface Common {
   machine: string;
@@ -16,6 +18,7 @@ interface Common {
   with?: string[];
   kmod?: string[];
   kparam?: string[];
+  ivshmemServer?: string;
   timeout: number;
 }
 
@@ -24,6 +27,7 @@ function common<T>(y: Argv<T>): Argv<T & Common> {
     .option('machine', { alias: 'm', type: 'string', default: DEFAULT_MACHINE, choices: machineNames(), describe: 'machine definition (lib/qemu/machines.ts)' })
     .option('ivshmem', { type: 'string', describe: 'back the ivshmem BAR with HOSTFILE[:SIZE] (created at SIZE if missing, kept afterwards); default: a fresh /dev/shm file, removed' })
     .option('with', { type: 'string', array: true, describe: 'host file, program (with its libraries) or folder to bring in at the same path; repeatable' })
+    .option('ivshmem-server', { type: 'string', describe: 'connect an ivshmem-doorbell device (PCI 00:07.0) to the devmap ivshmem-server at SOCKET[:VECTORS] (VECTORS = its -n, default 1): guest<->guest messaging' })
     .option('kmod', { type: 'string', array: true, describe: 'folder of your own kernel module (Kbuild or Makefile): built against the guest kernel, loaded before CMD (a failed build or insmod fails the run); repeatable' })
     .option('kparam', { type: 'string', array: true, describe: 'insmod argument MODULE.PARAM=VALUE for any module the guest loads; repeatable' })
     .option('timeout', { type: 'number', default: 300, describe: 'hard limit in seconds for the whole boot' }) as unknown as Argv<T & Common>;
@@ -48,9 +52,23 @@ export function parseKparams(list: string[] | undefined): Record<string, string>
  */
 function guestOptions(argv: Common) {
   return {
+    ...doorbell(argv),
     machine: argv.machine, with: (argv.with ?? []).map((p) => resolve(p)), timeoutMs: argv.timeout * 1000,
     ivshmem: ivshmemSpec(argv.ivshmem), kmodDirs: argv.kmod, kparams: parseKparams(argv.kparam), cwd: process.cwd(),
   };
+}
+
+/** --ivshmem-server SOCKET[:VECTORS] */
+function doorbell(argv: Common): { ivshmemServer?: string; doorbellVectors?: number } {
+  if (argv.ivshmemServer === undefined) return {};
+  const m = /^(.+?)(?::(\d+))?$/.exec(argv.ivshmemServer);
+  const vectors = Number(m?.[2] ?? 1);
+  if (!m || vectors < 1 || vectors > MAX_VECTORS) throw rangeError(`--ivshmem-server ${argv.ivshmemServer}: want SOCKET[:VECTORS] with VECTORS in [1, ${MAX_VECTORS}] (the server's -n)`);
+  const machine = findMachine(argv.machine);
+  if (machine.pci === false) throw devmapError('ERR_DEVMAP_MACHINE', `--ivshmem-server: ${machine.name} has no PCI bus for an ivshmem-doorbell device; use a PCI machine such as x86_64 or armhf-virt`);
+  if (machine.ivshmemServer) throw devmapError('ERR_DEVMAP_MACHINE', `--ivshmem-server: ${machine.name} starts its own ivshmem server (npm test runs it); use a single-guest machine such as x86_64`);
+  if (!existsSync(m[1]!)) throw devmapError('ERR_DEVMAP_NO_SERVER', `--ivshmem-server: no socket at ${m[1]}; start one first: devmap ivshmem-server -s ${m[1]} -n ${vectors}`);
+  return { ivshmemServer: resolve(m[1]!), doorbellVectors: vectors };
 }
 
 function ivshmemSpec(spec: string | undefined): { path: string; size?: number } | undefined {
@@ -72,6 +90,7 @@ const run: CommandModule<object, Common & { screendump?: string; cmd?: string[];
       .example('devmap guest run --with /usr/sbin/fbset -- fbset -i', 'bring a host program (and its libraries) along')
       .example('devmap guest run --screendump screen.png -- devmap fb pattern', 'draw the test card, save what the guest shows')
       .example('devmap guest run --kmod ./mydrv --with test -- node --test test/', 'build and load your module, run your tests in the guest (docs/testing-drivers.md)')
+      .example('devmap guest run --ivshmem-server /tmp/ivs.sock:2 -- devmap ivshmem list', 'a doorbell device on a running devmap ivshmem-server -s /tmp/ivs.sock -n 2 (docs/ivshmem-guide.md)')
       .epilogue('The guest console streams to stdout; progress lines go to stderr. CMD starts in the same folder as here (empty in the guest unless --with brings files into it). A kernel panic or a hang fails with the reason and the last console lines (exit 125; 124 on --timeout); a --kmod module that does not build fails before the boot, one that does not load fails the run with exit 125.'),
   handler: async (argv) => {
     // yargs leaves everything after `--` in argv._, behind the command words.

@@ -23,11 +23,16 @@ export interface LaunchParams {
   ivshmem?: { path: string; size: number };
   /** Socket of the ivshmem server the machine's ivshmem-doorbell device connects to. */
   ivshmemServer?: string;
+  /** A machine without an ivshmem-doorbell device gets one with this many vectors (devmap guest run --ivshmem-server). */
+  doorbellVectors?: number;
   /** Extra kernel command line. */
   append?: string[];
   /** Device tree for QEMU's -dtb (machine.dtb, seeded per boot: lib/guest/dtb.ts). */
   dtb?: string;
 }
+
+/** PCI slot of the ivshmem-doorbell device `devmap guest run --ivshmem-server` adds (free on every PCI machine). */
+export const DOORBELL_ADDR = 0x7;
 
 /** Kernel arguments every guest gets: serial console, reboot (hence exit) on panic. */
 export const BASE_KERNEL_ARGS = ['console=ttyS0', 'panic=-1', 'quiet'];
@@ -70,8 +75,8 @@ export function qemuArgs(m: Machine, p: LaunchParams): string[] {
   }
   // The server answers QEMU's connect during start-up (the device waits for
   // its id and the shared memory before the guest runs).
-  if (m.ivshmemServer && p.ivshmemServer) {
-    const d = m.ivshmemServer;
+  const d = m.ivshmemServer ?? (p.doorbellVectors ? { addr: DOORBELL_ADDR, vectors: p.doorbellVectors } : undefined);
+  if (d && p.ivshmemServer) {
     args.push(
       '-chardev', `socket,id=devmap-ivs,path=${p.ivshmemServer}`,
       '-device', `ivshmem-doorbell,chardev=devmap-ivs,vectors=${d.vectors},addr=0x${d.addr.toString(16)}`,

@@ -124,6 +124,8 @@ export interface Machine {
    * (lib/guest/session.ts). `size` must be a power of two.
    */
   ivshmemServer?: { addr: number; vectors: number; size: number };
+  /** False for boards without PCI (no ivshmem, edu or a doorbell device can be added). */
+  pci?: boolean;
   /** Which test/guest specs run here (globs from the project root); default: all of test/guest/**. */
   specs?: { include?: string[]; exclude?: string[] };
 }
@@ -233,6 +235,7 @@ MACHINES['armhf-vexpress'] = {
   console: 'ttyAMA0',
   status: { serial: 'ttyAMA1' },
   dtb: 'vexpress-v2p-ca9.dtb',
+  pci: false,
   args: [],
   specs: { include: ['test/guest/framebuffer.test.ts', 'test/guest/clcd.test.ts'] },
   fullSpecs: ARM_FULL_SPECS,

@@ -39,6 +39,11 @@ export interface GuestRunOptions extends Omit<OverlayOptions, 'hold' | 'ivshmemS
   accel?: Accel;
   /** Socket of the ivshmem server for the machine's ivshmem-doorbell device (machine.ivshmemServer). */
   ivshmemServer?: string;
+  /**
+   * On a machine without one: add an ivshmem-doorbell device with this many
+   * vectors (the server's) at PCI slot 7, connected to `ivshmemServer`.
+   */
+  doorbellVectors?: number;
   /** Extra or replaced operations of the devmap.host port (see hostport.ts). */
   hostOps?: Record<string, HostOp>;
   /** More virtio-serial ports (needs machine.hostPort): guest port name → called with QEMU's connection. */
@@ -148,6 +153,7 @@ export async function runGuest(o: GuestRunOptions): Promise<GuestResult> {
       statusSocket: join(dir, 'status.sock'), qmpSocket: join(dir, 'qmp.sock'), hostSocket: join(dir, 'host.sock'), channels,
       ...(shm ? { ivshmem: { path: shm.path, size: shm.size } } : {}),
       ...(o.ivshmemServer ? { ivshmemServer: o.ivshmemServer } : {}),
+      ...(o.doorbellVectors ? { doorbellVectors: o.doorbellVectors } : {}),
       ...(m.dtb ? { dtb: seededDtb(image.kernel, m.dtb, join(dir, 'board.dtb')) } : {}),
     });
     // setpriv: QEMU dies with us even if we are SIGKILLed and cannot clean up.
