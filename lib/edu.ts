@@ -6,7 +6,7 @@ import { native } from './native.js';
 import { mapFd } from './mapping.js';
 import { DmaBuffer, EDU_FROM_DEVICE, EDU_TO_DEVICE, XFER_SIZE, checkDmaSize, checkTransfer, encodeTransfer } from './dma.js';
 import type { TransferOptions } from './dma.js';
-import { devmapError, isSystemError, rangeError, typeError, withPath } from './errors.js';
+import { devmapError, explain, isSystemError, rangeError, typeError, withPath } from './errors.js';
 
 // _IOC() of asm-generic/ioctl.h (x86, arm): dir << 30 | size << 16 | type << 8 | nr.
 const ioc = (dir: number, nr: number, size: number) => ((dir << 30) | (size << 16) | (0xd8 << 8) | nr) >>> 0;
@@ -70,7 +70,7 @@ export class Edu {
       fd = openSync(path, 'r+');
     } catch (err) {
       if (isSystemError(err, 'ENOENT') || isSystemError(err, 'ENXIO') || isSystemError(err, 'ENODEV')) {
-        err.message = `no edu device at ${path}: load native/kmod/edu (insmod devmap_edu.ko) and start QEMU with -device edu (${err.message})`;
+        explain(err, `no edu device at ${path}: load native/kmod/edu (insmod devmap_edu.ko) and start QEMU with -device edu`);
       }
       throw err;
     }
@@ -149,7 +149,12 @@ export class Edu {
       const mapping = mapFd(this.#fd, this.path, { offset: v.getBigUint64(8, true), length: v.getBigUint64(0, true) });
       return new DmaBuffer(this, id, v.getBigUint64(16, true), mapping, (i) => this.#free(i));
     } catch (err) {
-      this.#free(id);
+      try {
+        this.#free(id);
+      } catch {
+        // The mapping error is what the caller can act on; the kernel frees
+        // a buffer left behind when this file is closed.
+      }
       throw err;
     }
   }

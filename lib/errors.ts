@@ -48,6 +48,15 @@ export function withPath(err: unknown, path: string): unknown {
   return err;
 }
 
+/**
+ * Puts what to do in front of a system error's message (as node:fs-shaped
+ * errors stay: `code`, `errno`, `syscall` and `path` are kept).
+ */
+export function explain<E extends SystemError>(err: E, advice: string): E {
+  err.message = `${advice} (${err.message})`;
+  return err;
+}
+
 export function isSystemError(err: unknown, code?: string): err is SystemError {
   if (!(err instanceof Error)) return false;
   const e = err as Partial<SystemError>;
@@ -88,5 +97,17 @@ export function checkIndex(value: unknown, name: string, size: number, width = 1
     throw rangeError(`${name} must be an integer in [0, ${size - width}], got ${value}`);
   }
   if (value % width !== 0) throw rangeError(`${name} must be a multiple of ${width} (aligned ${width * 8}-bit access), got ${value}`);
+  return value;
+}
+
+/** The longest delay setTimeout() honours (a longer one fires at once). */
+export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
+/** Checks a timeout in milliseconds: an integer in [min, 2^31 - 1]. */
+export function checkMs(value: unknown, name: string, min = 1): number {
+  if (typeof value !== 'number') throw typeError(`${name} must be a number, got ${typeof value}`);
+  if (!Number.isInteger(value) || value < min || value > MAX_TIMEOUT_MS) {
+    throw rangeError(`${name} must be an integer in [${min}, ${MAX_TIMEOUT_MS}] (milliseconds), got ${value}`);
+  }
   return value;
 }

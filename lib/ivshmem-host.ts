@@ -7,7 +7,7 @@ import { devmapError, rangeError, typeError } from './errors.js';
 export interface HostFileOptions {
   /** Size the guest's BAR2 has (QEMU's size=); the file must match it exactly. */
   size?: number;
-  /** Create the file (and size it to `size`) when it does not exist. Default false. */
+  /** Create the file (and size it to `size`) when it does not exist or is empty. Default false. */
   create?: boolean;
 }
 
@@ -16,7 +16,10 @@ export interface IvshmemHostFile {
   readonly file: string;
   readonly size: number;
   readonly memory: Mapping;
+  /** Unmaps `memory`. Idempotent. */
   close(): void;
+  /** Same as close(), for `using`. */
+  [Symbol.dispose](): void;
 }
 
 // log2 of a power of two is exact in binary floating point, also past 2^31.
@@ -46,7 +49,7 @@ export function checkHostSize(file: string, stat: Pick<Stats, 'size' | 'isFile'>
  * `fstat` is injectable so size errors are testable without big files.
  */
 export function openHostFile(file: string, options: HostFileOptions = {}, fstat: (fd: number) => Stats = fstatSync): IvshmemHostFile {
-  if (typeof file !== 'string' || file.length === 0) throw typeError('path must be a non-empty string');
+  if (typeof file !== 'string' || file.length === 0) throw typeError('file must be a non-empty string');
   if (options === null || typeof options !== 'object') throw typeError('options must be an object');
   const { size, create = false } = options;
   if (size !== undefined && !isPow2(size)) throw rangeError(`size must be a power of two (QEMU requires it), got ${String(size)}`);
@@ -61,7 +64,8 @@ export function openHostFile(file: string, options: HostFileOptions = {}, fstat:
     }
     const n = checkHostSize(file, stat, size);
     const memory = mapFd(fd, file, { length: n }, stat);
-    return { file, size: n, memory, close: () => memory.unmap() };
+    const close = (): void => memory.unmap();
+    return { file, size: n, memory, close, [Symbol.dispose]: close };
   } finally {
     closeSync(fd);
   }

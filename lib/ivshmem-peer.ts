@@ -9,7 +9,8 @@ import { native } from './native.js';
 import { mapFd, type Mapping } from './mapping.js';
 import { eventfd, eventfdDrain, eventfdSignal } from './eventfd.js';
 import { VectorLatch, type WaitOptions } from './interrupts.js';
-import { devmapError, isSystemError, rangeError, typeError } from './errors.js';
+import { checkMs, devmapError, isSystemError, rangeError, typeError } from './errors.js';
+import { checkSocketPath, unixConnect } from './unix-socket.js';
 
 const C = native.constants;
 /** Re-arm period of the poll loop: close() wakes it at once, this only bounds it. */
@@ -18,7 +19,7 @@ const POLL_MS = 1000;
 export interface PeerOptions {
   /** The devices' vectors= (how many own eventfds end the handshake). Default: all that arrive. */
   vectors?: number;
-  /** Give up on the handshake after this many ms. Default 5,000. */
+  /** Give up on the handshake after this many ms, in [1, 2^31 - 1]. Default 5,000. */
   timeoutMs?: number;
 }
 
@@ -51,10 +52,12 @@ export class IvshmemPeer extends EventEmitter {
 
   /** Connects to the server at `socketPath` and completes the handshake. */
   static async connect(socketPath: string, options: PeerOptions = {}): Promise<IvshmemPeer> {
-    if (typeof socketPath !== 'string' || socketPath.length === 0) throw typeError('socketPath must be a non-empty string');
+    checkSocketPath(socketPath, 'socketPath');
+    if (options === null || typeof options !== 'object') throw typeError('options must be an object');
     const { vectors, timeoutMs = 5000 } = options;
     if (vectors !== undefined && (!Number.isInteger(vectors) || vectors < 1 || vectors > 64)) throw rangeError(`vectors must be an integer in [1, 64], got ${vectors}`);
-    const p = new IvshmemPeer(native.unixConnect(socketPath));
+    checkMs(timeoutMs, 'timeoutMs');
+    const p = new IvshmemPeer(unixConnect(socketPath));
     try {
       const deadline = Date.now() + timeoutMs;
       let quiet = 0;
@@ -109,7 +112,7 @@ export class IvshmemPeer extends EventEmitter {
   }
 
   /** Resolves with how many times `vector` was rung since the last wait (eventfds count exactly). */
-  waitForInterrupt(options: WaitOptions = {}): Promise<number> {
+  async waitForInterrupt(options: WaitOptions = {}): Promise<number> {
     this.#check();
     return this.#latch.wait(options);
   }

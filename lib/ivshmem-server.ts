@@ -12,6 +12,7 @@ import { native } from './native.js';
 import { memfd } from './memfd.js';
 import { eventfd } from './eventfd.js';
 import { devmapError, isSystemError, rangeError, typeError } from './errors.js';
+import { checkSocketPath, unixConnect } from './unix-socket.js';
 
 export const PROTOCOL_VERSION = 0n;
 /** Peer ids fit the Doorbell register's 16-bit peer field. */
@@ -20,7 +21,7 @@ const MAX_ID = 0xffff;
 export const MAX_VECTORS = 64;
 
 export interface IvshmemServerOptions {
-  /** UNIX socket path QEMU's `-chardev socket,path=` connects to. */
+  /** UNIX socket path QEMU's `-chardev socket,path=` connects to: 1 to 107 bytes. */
   socket: string;
   /** Shared memory: a name (in /dev/shm), a path (contains '/'), or omitted for an anonymous memfd. */
   shm?: string;
@@ -61,9 +62,7 @@ function send(fd: number, value: bigint, fds: number[] = []): void {
 
 function checkOptions(o: IvshmemServerOptions): void {
   if (o === null || typeof o !== 'object') throw typeError('options must be an object');
-  if (typeof o.socket !== 'string' || o.socket.length === 0 || Buffer.byteLength(o.socket) > 107) {
-    throw typeError('socket must be a path of 1 to 107 bytes (the sun_path limit)');
-  }
+  checkSocketPath(o.socket, 'socket');
   if (o.shm !== undefined && (typeof o.shm !== 'string' || o.shm.length === 0)) throw typeError('shm must be a non-empty name or path');
   const s = o.size;
   if (typeof s !== 'number' || !Number.isSafeInteger(s) || s < 4096 || !Number.isInteger(Math.log2(s))) {
@@ -74,20 +73,35 @@ function checkOptions(o: IvshmemServerOptions): void {
   }
 }
 
-/** Opens or creates the shared memory; returns its fd and whether a file was created. */
+/** An existing file, or one created here (O_EXCL: so close() removes only what the server made). */
+function openOrCreate(path: string): { fd: number; created: boolean } {
+  // libuv opens with O_CLOEXEC: the fd reaches peers only by SCM_RIGHTS.
+  try {
+    return { fd: openSync(path, fsc.O_RDWR | fsc.O_CREAT | fsc.O_EXCL, 0o600), created: true };
+  } catch (err) {
+    if (!isSystemError(err, 'EEXIST')) throw err;
+  }
+  return { fd: openSync(path, fsc.O_RDWR), created: false };
+}
+
+/** Opens or creates the shared memory and sizes an empty file; returns its fd and whether the file was created. */
 function openShm(shm: string | undefined, size: number): { fd: number; path: string | null; created: boolean } {
   if (shm === undefined) return { fd: memfd('ivshmem', size), path: null, created: false };
   const path = shm.includes('/') ? shm : `/dev/shm/${shm}`;
-  // libuv opens with O_CLOEXEC: the fd reaches peers only by SCM_RIGHTS.
-  const fd = openSync(path, fsc.O_RDWR | fsc.O_CREAT, 0o600);
-  const st = fstatSync(fd);
-  if (st.size === 0) {
-    ftruncateSync(fd, size);
-  } else if (st.size !== size) {
+  const { fd, created } = openOrCreate(path);
+  try {
+    const st = fstatSync(fd);
+    if (st.size === 0) {
+      ftruncateSync(fd, size);
+    } else if (st.size !== size) {
+      throw devmapError('ERR_DEVMAP_BAD_SIZE', `${path} already exists with ${st.size} bytes, not ${size}; start with size ${st.size} (devmap ivshmem-server --size ${st.size}) or remove the file`);
+    }
+  } catch (err) {
     closeSync(fd);
-    throw devmapError('ERR_DEVMAP_BAD_SIZE', `${path} already exists with ${st.size} bytes, not ${size}; pass --size ${st.size} or remove the file`);
+    if (created) rmSync(path, { force: true });
+    throw err;
   }
-  return { fd, path, created: st.size === 0 };
+  return { fd, path, created };
 }
 
 /** Refuses a socket path a live server answers on; removes a stale one. */
@@ -100,7 +114,7 @@ function claimSocket(path: string): void {
   }
   if (!st.isSocket()) throw devmapError('ERR_DEVMAP_SOCKET_EXISTS', `${path} exists and is not a socket; choose another --socket path`);
   try {
-    closeSync(native.unixConnect(path));
+    closeSync(unixConnect(path));
   } catch (err) {
     if (isSystemError(err, 'ECONNREFUSED')) return rmSync(path, { force: true });
     throw err;

@@ -3,7 +3,7 @@ import { closeSync, constants as fsc, fstatSync, openSync, read } from 'node:fs'
 
 import { native } from './native.js';
 import { mapFd, type Mapping } from './mapping.js';
-import { devmapError, rangeError } from './errors.js';
+import { devmapError, rangeError, withPath } from './errors.js';
 import { listPci, realSysfs, type SysfsReader } from './pci.js';
 import { cacheCode, decodeInfo, INFO_SIZE, IOC, pair, REGISTERS, type CacheMode, type Register } from './ivshmem-abi.js';
 import { MaskPump, type WaitOptions } from './interrupts.js';
@@ -12,8 +12,9 @@ import { checkOpen, pick, windowOf, type CheckedOpen, type IvshmemDevice, type O
 export type { CacheMode, Register, Variant } from './ivshmem-abi.js';
 export type { IvshmemDevice, OpenOptions } from './ivshmem-options.js';
 export type { WaitOptions } from './interrupts.js';
+export type { SysfsReader } from './pci.js';
 export { NO_DEVICE } from './ivshmem-options.js';
-export { openHostFile, type IvshmemHostFile } from './ivshmem-host.js';
+export { openHostFile, type HostFileOptions, type IvshmemHostFile } from './ivshmem-host.js';
 
 export const IVSHMEM_VENDOR = 0x1af4;
 export const IVSHMEM_DEVICE = 0x1110;
@@ -119,11 +120,20 @@ export class Ivshmem {
     return this.#fd;
   }
 
+  /** An ioctl on the module's node; its errors carry the node as `path`. */
+  #ioctl(fd: number, request: number, arg: Uint8Array): void {
+    try {
+      native.ioctl(fd, request, arg);
+    } catch (err) {
+      throw withPath(err, this.device.node!);
+    }
+  }
+
   /** Reads a BAR0 register ('intrmask', 'intrstatus', 'ivposition'). */
   readRegister(name: Register): number {
     const fd = this.#driverFd('register access');
     const buf = pair(register(name), 0);
-    native.ioctl(fd, IOC.REG_READ, buf);
+    this.#ioctl(fd, IOC.REG_READ, buf);
     return new DataView(buf.buffer).getUint32(4, true);
   }
 
@@ -131,7 +141,7 @@ export class Ivshmem {
   writeRegister(name: Register, value: number): void {
     const fd = this.#driverFd('register access');
     if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) throw rangeError(`value must be an integer in [0, 2^32 - 1], got ${value}`);
-    native.ioctl(fd, IOC.REG_WRITE, pair(register(name), value));
+    this.#ioctl(fd, IOC.REG_WRITE, pair(register(name), value));
   }
 
   /** Rings `vector` of peer `peer` (the Doorbell register). */
@@ -142,7 +152,7 @@ export class Ivshmem {
     }
     const buf = new Uint8Array(4);
     new DataView(buf.buffer).setUint32(0, ((peer << 16) >>> 0) + vector, true);
-    native.ioctl(fd, IOC.RING, buf);
+    this.#ioctl(fd, IOC.RING, buf);
   }
 
   /**
@@ -155,14 +165,17 @@ export class Ivshmem {
    */
   waitForInterrupt(): Promise<bigint>;
   waitForInterrupt(options: WaitOptions): Promise<number>;
-  waitForInterrupt(options?: WaitOptions): Promise<bigint | number> {
+  // async: a closed device or one without the module rejects, never throws.
+  async waitForInterrupt(options?: WaitOptions): Promise<bigint | number> {
     if (options === undefined) return this.#readMask();
     this.#driverFd('waitForInterrupt()');
     this.#pump ??= new MaskPump(Math.max(this.vectors, 1), () => this.#readMask());
     return this.#pump.wait(options);
   }
 
-  #readMask(): Promise<bigint> {
+  // async for the same reason: MaskPump reads again from a then() callback,
+  // where a synchronous throw would be an unhandled rejection.
+  async #readMask(): Promise<bigint> {
     const fd = this.#driverFd('waitForInterrupt()');
     const buf = new Uint8Array(8);
     this.#reads++;
@@ -170,7 +183,7 @@ export class Ivshmem {
       read(fd, buf, 0, 8, null, (err, n) => {
         // close() defers closing the fd until no read can still use it.
         if (--this.#reads === 0 && this.#closed) closeSync(fd);
-        if (err) reject(Object.assign(err, { path: this.device.node }));
+        if (err) reject(withPath(err, this.device.node!));
         else resolve(n === 8 ? new DataView(buf.buffer).getBigUint64(0, true) : 0n);
       });
     });
@@ -222,7 +235,7 @@ function openModule(dev: IvshmemDevice, o: CheckedOpen, deps: IvshmemDeps): Ivsh
     return new Ivshmem({ path: 'module', device: d, memory, cache, grantedCache: granted, ivPosition: info.ivPosition, vectors: info.vectors, fd });
   } catch (err) {
     closeSync(fd);
-    throw withNode(err, node);
+    throw withPath(err, node);
   }
 }
 
@@ -259,25 +272,20 @@ function openSysfs(dev: IvshmemDevice, o: CheckedOpen, deps: IvshmemDeps): Ivshm
   let ivPosition = 0;
   try {
     const rfd = deps.open(regsFile, fsc.O_RDWR);
+    let regs: Mapping;
     try {
-      const regs = mapFd(rfd, regsFile, { length: 256 }, fstatSync(rfd));
-      ivPosition = regs.read32(REGISTERS.ivposition);
-      regs.unmap();
+      regs = mapFd(rfd, regsFile, { length: 256 }, fstatSync(rfd));
     } finally {
       closeSync(rfd);
+    }
+    try {
+      ivPosition = regs.read32(REGISTERS.ivposition);
+    } finally {
+      regs.unmap();
     }
   } catch (err) {
     memory.unmap();
     throw err;
   }
   return new Ivshmem({ path: 'sysfs', device: dev, memory, cache, grantedCache: null, ivPosition, vectors: 0, fd: -1 });
-}
-
-function withNode(err: unknown, node: string): unknown {
-  const e = err as { syscall?: string; path?: string; message: string };
-  if (e && typeof e.syscall === 'string' && e.path === undefined) {
-    e.path = node;
-    e.message = `${e.message} '${node}'`;
-  }
-  return err;
 }

@@ -1,5 +1,5 @@
 // memfd_create(2): anonymous shared memory with a file descriptor.
-import { ftruncateSync } from 'node:fs';
+import { closeSync, ftruncateSync } from 'node:fs';
 
 import { native } from './native.js';
 import { toU64, typeError } from './errors.js';
@@ -14,6 +14,11 @@ export function memfd(name: string, size: number | bigint = 0, { cloexec = true 
   }
   const bytes = toU64(size, 'size');
   const fd = native.memfdCreate(name, cloexec ? native.constants.MFD_CLOEXEC : 0);
-  if (bytes > 0n) ftruncateSync(fd, Number(bytes));
+  try {
+    if (bytes > 0n) ftruncateSync(fd, Number(bytes));
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  }
   return fd;
 }

@@ -9,6 +9,7 @@ import { closeSync, openSync, readdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 
 import { native } from '../native.js';
+import { rangeError, withPath } from '../errors.js';
 
 const VTCON = '/sys/class/vtconsole';
 const C = native.constants;
@@ -52,9 +53,12 @@ export function detachFbcon(consoles = listVtConsoles()): boolean {
 
 /** Switches the foreground VT to graphics (fbcon quiet) or back to text mode. */
 export function setConsoleMode(mode: 'graphics' | 'text', tty = '/dev/tty0'): void {
+  if (mode !== 'graphics' && mode !== 'text') throw rangeError(`mode must be 'graphics' or 'text', got ${String(mode)}`);
   const fd = openSync(tty, 'r+');
   try {
     native.ioctl(fd, C.KDSETMODE, mode === 'graphics' ? C.KD_GRAPHICS : C.KD_TEXT);
+  } catch (err) {
+    throw withPath(err, tty);
   } finally {
     closeSync(fd);
   }

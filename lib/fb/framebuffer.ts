@@ -2,10 +2,10 @@
 // stride (line_length) and the colour bitfields.
 import { closeSync, fsyncSync, openSync } from 'node:fs';
 
-import { devmapError, isSystemError, rangeError, withPath } from '../errors.js';
+import { checkMs, devmapError, explain, isSystemError, rangeError, typeError, withPath } from '../errors.js';
 import { mapFd, type Mapping } from '../mapping.js';
 import { native, type FbFix, type FbVar } from '../native.js';
-import { PixelCodec, type Color, type Image } from './pixel.js';
+import { parseColor, PixelCodec, type Color, type Image } from './pixel.js';
 import { checkRect, clipRect, type Rect } from './rect.js';
 
 const C = native.constants;
@@ -83,7 +83,7 @@ export class Framebuffer {
       fd = sys.open(path);
     } catch (err) {
       if (isSystemError(err, 'ENOENT')) {
-        throw devmapError('ENOENT', `no framebuffer at ${path}: load a framebuffer driver (e.g. bochs-drm in QEMU with -vga std, or vesafb with vga=0x344), or pass another /dev/fbN`);
+        explain(err, `no framebuffer at ${path}: load a framebuffer driver (e.g. bochs-drm in QEMU with -vga std, or vesafb with vga=0x344), or pass another /dev/fbN`);
       }
       throw err;
     }
@@ -91,13 +91,13 @@ export class Framebuffer {
       return new Framebuffer(path, fd, sys);
     } catch (err) {
       sys.close(fd);
-      if (isSystemError(err, 'ENOTTY')) throw devmapError('ENOTTY', `${path} is not a framebuffer device (FBIOGET_FSCREENINFO failed)`);
-      throw withPath(err, path);
+      if (isSystemError(err, 'ENOTTY')) explain(err, `${path} is not a framebuffer device (FBIOGET_FSCREENINFO failed)`);
+      throw err;
     }
   }
 
   #load(): void {
-    const { fix, var: v } = this.#sys.getInfo(this.#fd);
+    const { fix, var: v } = this.#call((fd) => this.#sys.getInfo(fd));
     const codec = new PixelCodec(v);
     this.#info = {
       ...v, path: this.path, id: fix.id, lineLength: fix.lineLength, smemLen: fix.smemLen,
@@ -114,6 +114,15 @@ export class Framebuffer {
 
   #check(): void {
     if (this.#closed) throw devmapError('ERR_DEVMAP_CLOSED', `framebuffer ${this.path} is closed`);
+  }
+
+  /** Runs a system call of `#sys`; its errors carry the device as `path`. */
+  #call<T>(f: (fd: number) => T): T {
+    try {
+      return f(this.#fd);
+    } catch (err) {
+      throw withPath(err, this.path);
+    }
   }
 
   /** The decoded screen info (a copy). */
@@ -150,9 +159,11 @@ export class Framebuffer {
   /** Fills a rectangle, clipped to the screen. Returns the part drawn (null if none). */
   fillRect(x: number, y: number, w: number, h: number, color: Color): Rect | null {
     this.#check();
-    const r = clipRect(checkRect({ x, y, w, h }), this.width, this.height);
+    const rect = checkRect({ x, y, w, h });
+    const rgb = parseColor(color); // also when nothing is inside: a bad colour is always an error
+    const r = clipRect(rect, this.width, this.height);
     if (!r) return null;
-    const row = this.#codec.solid(color, r.w);
+    const row = this.#codec.solid(rgb, r.w);
     const mem = this.#memory.bytes;
     for (let j = 0; j < r.h; j++) mem.set(row, this.#at(r.x, r.y + j));
     return r;
@@ -199,7 +210,7 @@ export class Framebuffer {
    */
   flush(): void {
     this.#check();
-    this.#sys.fsync(this.#fd);
+    this.#call((fd) => this.#sys.fsync(fd));
   }
 
   /**
@@ -221,11 +232,11 @@ export class Framebuffer {
     changes.yoffset = 0;
     const want = `${mode.xres ?? this.width}x${mode.yres ?? this.height}x${mode.bitsPerPixel ?? this.#info.bitsPerPixel}`;
     try {
-      this.#sys.putVar(this.#fd, changes, C.FB_ACTIVATE_NOW);
+      this.#call((fd) => this.#sys.putVar(fd, changes, C.FB_ACTIVATE_NOW));
     } catch (err) {
       this.#load();
       if (isSystemError(err)) {
-        throw devmapError(err.code, `${this.path} (${this.#info.id}) refused mode ${want}: ${err.code}; the previous mode ${this.width}x${this.height}x${this.#info.bitsPerPixel} stays`);
+        explain(err, `${this.path} (${this.#info.id}) refused mode ${want}; the previous mode ${this.width}x${this.height}x${this.#info.bitsPerPixel} stays`);
       }
       throw err;
     }
@@ -252,7 +263,7 @@ export class Framebuffer {
   activate(): void {
     this.#check();
     try {
-      this.#sys.putVar(this.#fd, {}, C.FB_ACTIVATE_NOW | C.FB_ACTIVATE_FORCE);
+      this.#call((fd) => this.#sys.putVar(fd, {}, C.FB_ACTIVATE_NOW | C.FB_ACTIVATE_FORCE));
     } finally {
       this.#load();
     }
@@ -266,21 +277,25 @@ export class Framebuffer {
     this.#check();
     const i = this.#info;
     if (i.ypanstep === 0 && i.ywrapstep === 0) {
-      throw devmapError('ERR_DEVMAP_UNSUPPORTED', `${this.path} (${i.id}) cannot pan (ypanstep 0): the driver does not support it`);
+      throw devmapError('ERR_DEVMAP_UNSUPPORTED', `${this.path} (${i.id}) cannot pan (ypanstep and ywrapstep are 0): the driver does not support it`);
     }
     if (!Number.isInteger(y) || y < 0 || y + i.yres > i.yresVirtual) {
       throw rangeError(`y must be an integer in [0, ${i.yresVirtual - i.yres}] (yres_virtual ${i.yresVirtual} - yres ${i.yres}), got ${y}`);
     }
-    this.#sys.pan(this.#fd, i.xoffset, y);
+    this.#call((fd) => this.#sys.pan(fd, i.xoffset, y));
     this.#load();
   }
 
-  /** Resolves at the next vertical blank; rejects if unsupported or after `timeoutMs`. */
+  /**
+   * Resolves at the next vertical blank; rejects if unsupported, or with
+   * ERR_DEVMAP_TIMEOUT after `timeoutMs` (an integer in [1, 2^31 - 1]).
+   */
   async waitForVsync({ timeoutMs = 1000 }: { timeoutMs?: number } = {}): Promise<void> {
     this.#check();
+    checkMs(timeoutMs, 'timeoutMs');
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(devmapError('ETIMEDOUT', `no vertical blank on ${this.path} within ${timeoutMs} ms`)), timeoutMs);
+      timer = setTimeout(() => reject(devmapError('ERR_DEVMAP_TIMEOUT', `no vertical blank on ${this.path} within ${timeoutMs} ms`)), timeoutMs);
     });
     try {
       await Promise.race([this.#sys.waitForVsync(this.#fd), timeout]);
@@ -288,7 +303,7 @@ export class Framebuffer {
       if (isSystemError(err) && (err.code === 'ENOTTY' || err.code === 'EINVAL' || err.code === 'EOPNOTSUPP')) {
         throw devmapError('ERR_DEVMAP_UNSUPPORTED', `${this.path} (${this.#info.id}) does not support FBIO_WAITFORVSYNC (${err.code})`);
       }
-      throw err;
+      throw withPath(err, this.path);
     } finally {
       clearTimeout(timer);
     }
@@ -297,8 +312,9 @@ export class Framebuffer {
   /** Blanks (true) or unblanks (false) the display with FBIOBLANK. */
   blank(on: boolean): void {
     this.#check();
+    if (typeof on !== 'boolean') throw typeError(`on must be a boolean, got ${typeof on}`);
     try {
-      this.#sys.ioctl(this.#fd, C.FBIOBLANK, on ? C.FB_BLANK_POWERDOWN : C.FB_BLANK_UNBLANK);
+      this.#call((fd) => this.#sys.ioctl(fd, C.FBIOBLANK, on ? C.FB_BLANK_POWERDOWN : C.FB_BLANK_UNBLANK));
     } catch (err) {
       if (isSystemError(err, 'EINVAL') || isSystemError(err, 'ENOTTY')) {
         throw devmapError('ERR_DEVMAP_UNSUPPORTED', `${this.path} (${this.#info.id}) does not support blanking (${err.code})`);

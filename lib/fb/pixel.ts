@@ -69,6 +69,7 @@ export function formatName(f: PixelFormat): string {
     '16/11,5/5,6/0,5': 'RGB565',
     '16/0,5/5,6/11,5': 'BGR565',
     '16/10,5/5,5/0,5': 'XRGB1555',
+    '8/5,3/2,3/0,2': 'RGB332',
   };
   return known[key] ?? d;
 }
@@ -87,13 +88,21 @@ export class PixelCodec {
 
   constructor(format: PixelFormat) {
     if (![8, 16, 24, 32].includes(format.bitsPerPixel)) {
-      throw rangeError(`unsupported bits_per_pixel ${format.bitsPerPixel}: devmap draws at 16, 24 or 32 bpp`);
+      throw rangeError(`unsupported bits_per_pixel ${format.bitsPerPixel}: devmap draws truecolor at 8 (e.g. RGB332), 16, 24 or 32 bpp`);
     }
+    let used = 0;
     for (const k of ['red', 'green', 'blue'] as const) {
       const b = format[k];
       if (b.length < 1 || b.length > 8 || b.offset + b.length > format.bitsPerPixel || b.msbRight) {
         throw rangeError(`unsupported ${k} bitfield (offset ${b.offset}, length ${b.length}${b.msbRight ? ', msb_right' : ''})`);
       }
+      const bits = (((1 << b.length) - 1) << b.offset) >>> 0;
+      // A palette format (pseudocolor: fbdev reports every channel at offset
+      // 0, length 8) has no bitfields to pack colours into.
+      if (used & bits) {
+        throw rangeError(`unsupported ${format.bitsPerPixel} bpp format: the red, green and blue bitfields overlap (a palette format, pseudocolor?); devmap draws truecolor only`);
+      }
+      used |= bits;
     }
     this.#f = format;
     this.bytesPerPixel = format.bitsPerPixel / 8;

@@ -5,10 +5,12 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 
 import { EDU_BUF_MAX, EDU_WINDOW, XFER_SIZE, checkDmaSize, checkTransfer, encodeTransfer } from '../../lib/dma.js';
 import { Edu, EDU_IOC } from '../../lib/edu.js';
+import { native } from '../../lib/native.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const header = join(process.cwd(), 'native', 'kmod', 'edu', 'devmap_edu.h');
 const hasCc = spawnSync('cc', ['--version']).status === 0;
@@ -89,6 +91,28 @@ describe('Edu.open without the device', () => {
     }
     expect(err).toMatchObject({ code: 'ENOENT', syscall: 'open', path: '/dev/edu-devmap-missing' });
     expect(err?.message).toMatch(/no edu device at \/dev\/edu-devmap-missing: load native\/kmod\/edu \(insmod devmap_edu.ko\) and start QEMU with -device edu/);
+  });
+
+  it('allocDma: a failing clean-up does not hide the mapping error', () => {
+    // The driver's ioctls faked on a regular file: ALLOC succeeds, mapping the
+    // empty file fails, and the FREE that undoes the allocation fails too.
+    const path = join(tempDir(), 'edu');
+    writeFileSync(path, '');
+    const calls: number[] = [];
+    const ioctl = vi.spyOn(native, 'ioctl').mockImplementation((_fd, request, arg) => {
+      calls.push(request);
+      if (request === EDU_IOC.ALLOC && arg instanceof Uint8Array) new DataView(arg.buffer).setUint32(24, 7, true); // buffer 7 at mmap offset 0
+      if (request === EDU_IOC.FREE) throw Object.assign(new Error('EIO: i/o error, ioctl'), { code: 'EIO', errno: -5, syscall: 'ioctl' });
+      return 0;
+    });
+    try {
+      const edu = Edu.open(path);
+      expect(() => edu.allocDma(4096)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE', message: expect.stringMatching(/goes past the end/) }));
+      expect(calls.slice(-2)).toEqual([EDU_IOC.ALLOC, EDU_IOC.FREE]);
+      edu.close();
+    } finally {
+      ioctl.mockRestore();
+    }
   });
 
   it('refuses a file that is not the driver (ENOTTY) and a bad path', () => {

@@ -2,10 +2,11 @@
 // in for the framebuffer memory, with the screen info a driver would report
 // passed through the FbSys injection point. The guest tier checks the same
 // code against real drivers and QEMU's screendump.
-import { closeSync } from 'node:fs';
+import { closeSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
+import { setConsoleMode } from '../../lib/fb/console.js';
 import { Framebuffer, fbSys, type FbSys } from '../../lib/fb/framebuffer.js';
 import { testCard } from '../../lib/fb/pattern.js';
 import { parseColor, PixelCodec, type Image } from '../../lib/fb/pixel.js';
@@ -20,6 +21,7 @@ const FORMATS = {
   XBGR8888: { bitsPerPixel: 32, red: bf(0, 8), green: bf(8, 8), blue: bf(16, 8), transp: bf(0, 0) },
   RGB888: { bitsPerPixel: 24, red: bf(16, 8), green: bf(8, 8), blue: bf(0, 8), transp: bf(0, 0) },
   RGB565: { bitsPerPixel: 16, red: bf(11, 5), green: bf(5, 6), blue: bf(0, 5), transp: bf(0, 0) },
+  RGB332: { bitsPerPixel: 8, red: bf(5, 3), green: bf(2, 3), blue: bf(0, 2), transp: bf(0, 0) },
 };
 type Fmt = keyof typeof FORMATS;
 
@@ -113,7 +115,19 @@ describe('Framebuffer drawing honours stride and bitfields', () => {
     expect(() => fb.fillRect(0.5, 0, 1, 1, 'red')).toThrow(RangeError);
     expect(() => fb.putImage(0, 0, { width: 2, height: 2, data: new Uint8Array(3) })).toThrow(/data.length === width \* height \* 4/);
     expect(() => fb.clear('chartreuse')).toThrow(/color must be/);
+    // the colour is checked even when nothing of the rectangle is on screen
+    expect(() => fb.fillRect(20, 20, 5, 5, 'chartreuse')).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE', message: expect.stringMatching(/color must be/) }));
+    expect(() => fb.fillRect(0, 0, 0, 0, {} as never)).toThrow(TypeError);
     fb.close();
+  });
+
+  it('8 bpp is truecolor only (RGB332); a palette format and other depths are refused', () => {
+    const c = new PixelCodec(FORMATS.RGB332);
+    expect([c.name, c.bytesPerPixel, c.pack(255, 0, 0), c.pack(0, 255, 0), c.pack(0, 0, 255)]).toEqual(['RGB332', 1, 0xe0, 0x1c, 0x03]);
+    const pseudocolor = { bitsPerPixel: 8, red: bf(0, 8), green: bf(0, 8), blue: bf(0, 8), transp: bf(0, 0) };
+    expect(() => new PixelCodec(pseudocolor)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE', message: expect.stringMatching(/bitfields overlap .*truecolor only/) }));
+    expect(() => new PixelCodec({ ...FORMATS.RGB565, green: bf(4, 6) })).toThrow(/overlap/);
+    expect(() => new PixelCodec({ ...FORMATS.RGB332, bitsPerPixel: 4 })).toThrow(/unsupported bits_per_pixel 4: devmap draws truecolor at 8 \(e.g. RGB332\), 16, 24 or 32 bpp/);
   });
 
   it('draws into the panned page and pans within yres_virtual', () => {
@@ -125,7 +139,7 @@ describe('Framebuffer drawing honours stride and bitfields', () => {
     expect(() => fb.pan(3)).toThrow(/y must be an integer in \[0, 2\]/);
     fb.close();
     const fixed = fakeFb('XRGB8888', 4, 2, 16).fb;
-    expect(() => fixed.pan(0)).toThrow(expect.objectContaining({ code: 'ERR_DEVMAP_UNSUPPORTED' }));
+    expect(() => fixed.pan(0)).toThrow(expect.objectContaining({ code: 'ERR_DEVMAP_UNSUPPORTED', message: expect.stringMatching(/ypanstep and ywrapstep are 0/) }));
     fixed.close();
   });
 });
@@ -134,7 +148,11 @@ describe('Framebuffer modes, flush, vsync, blank, lifetime', () => {
   it('a refused mode is a clear error and the old mode keeps working', () => {
     const einval = Object.assign(new Error('EINVAL: invalid argument, ioctl'), { code: 'EINVAL', errno: -22, syscall: 'ioctl' });
     const { fb } = fakeFb('XRGB8888', 8, 4, 32, { putVar: () => { throw einval; } });
-    expect(() => fb.setMode({ xres: 4000, yres: 3000 })).toThrow(/refused mode 4000x3000x32: EINVAL; the previous mode 8x4x32 stays/);
+    // the driver's errno stays a system error, with the device as path
+    expect(() => fb.setMode({ xres: 4000, yres: 3000 })).toThrow(expect.objectContaining({
+      code: 'EINVAL', errno: -22, syscall: 'ioctl', path: '/dev/fake',
+      message: expect.stringMatching(/refused mode 4000x3000x32; the previous mode 8x4x32 stays \(EINVAL: invalid argument, ioctl '\/dev\/fake'\)$/),
+    }));
     fb.clear('red');
     expect(fb.readImage().data.subarray(0, 4)).toEqual(Uint8Array.of(255, 0, 0, 255));
     expect(() => fb.setMode({ xres: 0 })).toThrow(RangeError);
@@ -160,6 +178,7 @@ describe('Framebuffer modes, flush, vsync, blank, lifetime', () => {
     expect(calls).toContain('fsync');
     await expect(fb.waitForVsync()).rejects.toMatchObject({ code: 'ERR_DEVMAP_UNSUPPORTED', message: expect.stringMatching(/does not support FBIO_WAITFORVSYNC/) });
     expect(() => fb.blank(true)).toThrow(/does not support blanking/);
+    expect(() => fb.blank('on' as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', message: 'on must be a boolean, got string' }));
     fb.close();
     fb.close();
     expect(calls.filter((c) => c === 'close')).toHaveLength(1);
@@ -168,15 +187,47 @@ describe('Framebuffer modes, flush, vsync, blank, lifetime', () => {
 
   it('a vsync that never comes times out', async () => {
     const { fb } = fakeFb('XRGB8888', 2, 2, 8, { waitForVsync: () => new Promise(() => {}) });
-    await expect(fb.waitForVsync({ timeoutMs: 20 })).rejects.toMatchObject({ code: 'ETIMEDOUT' });
+    await expect(fb.waitForVsync({ timeoutMs: 20 })).rejects.toMatchObject({ code: 'ERR_DEVMAP_TIMEOUT', message: 'no vertical blank on /dev/fake within 20 ms' });
+    for (const timeoutMs of [0, -5, 1.5, NaN, Infinity, 2 ** 31]) {
+      await expect(fb.waitForVsync({ timeoutMs })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE', message: expect.stringMatching(/^timeoutMs must be an integer in \[1, 2147483647\]/) });
+    }
+    await expect(fb.waitForVsync({ timeoutMs: '20' as never })).rejects.toThrow(TypeError);
     fb.close();
   });
 
-  it('open: a missing device says what to load; a non-framebuffer says so', () => {
-    expect(() => Framebuffer.open('/nonexistent/fb9')).toThrow(/no framebuffer at \/nonexistent\/fb9: load a framebuffer driver/);
+  it('system errors of the device keep their shape and gain the path', async () => {
+    const eio = () => Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO', errno: -5, syscall: 'fsync' });
+    const { fb } = fakeFb('XRGB8888', 2, 2, 8, {
+      fsync: () => { throw eio(); },
+      pan: () => { throw eio(); },
+      waitForVsync: () => Promise.reject(eio()),
+    }, 4);
+    const shaped = expect.objectContaining({ code: 'EIO', errno: -5, syscall: 'fsync', path: '/dev/fake', message: "EIO: i/o error, fsync '/dev/fake'" });
+    expect(() => fb.flush()).toThrow(shaped);
+    expect(() => fb.pan(1)).toThrow(shaped);
+    await expect(fb.waitForVsync()).rejects.toEqual(shaped);
+    fb.close();
+  });
+
+  it('open: a missing device says what to load; a non-framebuffer says so; both stay system errors', () => {
+    expect(() => Framebuffer.open('/nonexistent/fb9')).toThrow(expect.objectContaining({
+      code: 'ENOENT', errno: -2, syscall: 'open', path: '/nonexistent/fb9',
+      message: expect.stringMatching(/^no framebuffer at \/nonexistent\/fb9: load a framebuffer driver .*\(ENOENT: no such file or directory, open '\/nonexistent\/fb9'\)$/),
+    }));
     const fd = memfd('notfb', 4096);
-    expect(() => Framebuffer.open('/dev/notfb', { ...fbSys, open: () => fd, close: () => {} })).toThrow(/is not a framebuffer device/);
+    expect(() => Framebuffer.open('/dev/notfb', { ...fbSys, open: () => fd, close: () => {} })).toThrow(expect.objectContaining({
+      code: 'ENOTTY', errno: -25, syscall: 'ioctl', path: '/dev/notfb', message: expect.stringMatching(/^\/dev\/notfb is not a framebuffer device/),
+    }));
     closeSync(fd);
+  });
+
+  it('setConsoleMode refuses an unknown mode before opening the tty; ioctl errors name the tty', () => {
+    expect(() => setConsoleMode('Graphics' as never, '/nonexistent/tty')).toThrow(expect.objectContaining({
+      code: 'ERR_OUT_OF_RANGE', message: "mode must be 'graphics' or 'text', got Graphics",
+    }));
+    const notTty = join(tempDir(), 'tty');
+    writeFileSync(notTty, '');
+    expect(() => setConsoleMode('text', notTty)).toThrow(expect.objectContaining({ code: 'ENOTTY', syscall: 'ioctl', path: notTty }));
   });
 });
 

@@ -1,7 +1,7 @@
 // The ivshmem doorbell server and host peers on a real UNIX socket with real
 // fd passing: the same protocol a QEMU ivshmem-doorbell device speaks.
-import { spawn } from 'node:child_process';
-import { closeSync, existsSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, readdirSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 
@@ -10,7 +10,18 @@ import { Channel } from '../../lib/channel.js';
 import { openHostFile } from '../../lib/ivshmem-host.js';
 import { connectIvshmemPeer, type IvshmemPeer } from '../../lib/ivshmem-peer.js';
 import { startIvshmemServer, type IvshmemServer } from '../../lib/ivshmem-server.js';
+import { unixConnect } from '../../lib/unix-socket.js';
 import { tempDir } from '../helpers/tmp.js';
+
+/** How many of this process's fds are open on `path`. */
+const fdsOn = (path: string): number =>
+  readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`) === path;
+    } catch {
+      return false; // the fd readdir itself used, closed by now
+    }
+  }).length;
 
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
@@ -189,13 +200,51 @@ describe('ivshmem server', () => {
     await expect(startIvshmemServer({ socket: sock, size: 3 << 20, vectors: 1 })).rejects.toThrow(/size must be a power of two/);
     await expect(startIvshmemServer({ socket: sock, size: 4096, vectors: 0 })).rejects.toThrow(/vectors must be an integer in \[1, 64\]/);
     await expect(startIvshmemServer({ socket: 'x'.repeat(200), size: 4096, vectors: 1 })).rejects.toThrow(/107 bytes/);
+    await expect(startIvshmemServer({ socket: 'é'.repeat(54), size: 4096, vectors: 1 })).rejects.toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
     const s = await server(1);
     await expect(startIvshmemServer({ socket: s.socket, size: 4096, vectors: 1 })).rejects.toMatchObject({ code: 'ERR_DEVMAP_SOCKET_IN_USE' });
     const file = join(tempDir(), 'plain');
     writeFileSync(file, 'x');
     await expect(startIvshmemServer({ socket: file, size: 4096, vectors: 1 })).rejects.toMatchObject({ code: 'ERR_DEVMAP_SOCKET_EXISTS' });
-    await expect(startIvshmemServer({ socket: join(tempDir(), 's'), shm: file, size: 4096, vectors: 1 })).rejects.toMatchObject({ code: 'ERR_DEVMAP_BAD_SIZE' });
-    await expect(connectIvshmemPeer(join(tempDir(), 'none.sock'))).rejects.toMatchObject({ code: 'ENOENT', syscall: 'connect' });
+    await expect(startIvshmemServer({ socket: join(tempDir(), 's'), shm: file, size: 4096, vectors: 1 })).rejects.toMatchObject({
+      code: 'ERR_DEVMAP_BAD_SIZE', message: expect.stringMatching(/already exists with 1 bytes, not 4096; start with size 1 \(devmap ivshmem-server --size 1\) or remove the file/),
+    });
+    expect(existsSync(file)).toBe(true); // not the server's file: left alone
+    const none = join(tempDir(), 'none.sock');
+    await expect(connectIvshmemPeer(none)).rejects.toMatchObject({ code: 'ENOENT', errno: -2, syscall: 'connect', path: none });
+    expect(() => unixConnect(none)).toThrow(expect.objectContaining({ code: 'ENOENT', syscall: 'connect', path: none, message: `ENOENT: no such file or directory, connect '${none}'` }));
     expect(() => native.eventfd(0, -1)).toThrow(expect.objectContaining({ code: 'EINVAL', syscall: 'eventfd' }));
+  });
+
+  it('the peer checks its socket path and timeout in TypeScript, and rejects (never throws)', async () => {
+    const long = join(tempDir(), 'x'.repeat(120));
+    await expect(connectIvshmemPeer(long)).rejects.toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE', message: expect.stringMatching(/socketPath must be at most 107 bytes/) });
+    await expect(connectIvshmemPeer('')).rejects.toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
+    const s = await server(1);
+    for (const timeoutMs of [0, -1, NaN, Infinity, 1.5, 2 ** 31]) {
+      await expect(connectIvshmemPeer(s.socket, { timeoutMs })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE', message: expect.stringMatching(/timeoutMs must be an integer in \[1, 2147483647\]/) });
+    }
+    await expect(connectIvshmemPeer(s.socket, { timeoutMs: '5' as never })).rejects.toMatchObject({ name: 'TypeError' });
+    expect(s.peers()).toEqual([]); // refused before connecting
+    const p = await peer(s, 1);
+    p.close();
+    let wait: Promise<number> | undefined;
+    expect(() => (wait = p.waitForInterrupt())).not.toThrow();
+    await expect(wait).rejects.toMatchObject({ code: 'ERR_DEVMAP_CLOSED' });
+  });
+
+  it('shm: sizes an empty file it did not create and leaves it on close(); a failure closes the fd', { skip: spawnSync('mkfifo', ['--version']).status !== 0 }, async () => {
+    const dir = tempDir();
+    const empty = join(dir, 'empty');
+    writeFileSync(empty, '');
+    const s = await server(1, { shm: empty });
+    expect(statSync(empty).size).toBe(1 << 16);
+    await s.close();
+    expect(existsSync(empty)).toBe(true); // the user's file, even though it was empty
+    const fifo = join(dir, 'fifo');
+    spawnSync('mkfifo', [fifo]);
+    await expect(startIvshmemServer({ socket: join(dir, 's'), shm: fifo, size: 4096, vectors: 1 })).rejects.toMatchObject({ code: 'EINVAL', syscall: 'ftruncate' });
+    expect(fdsOn(fifo)).toBe(0);
+    expect(existsSync(fifo)).toBe(true);
   });
 });

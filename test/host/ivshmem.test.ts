@@ -2,14 +2,15 @@
 // /dev/shm), sysfs parsing and open()'s error paths through an injected
 // sysfs reader shaped like a guest's /sys/bus/pci/devices.
 import { spawnSync } from 'node:child_process';
-import { existsSync, statSync, truncateSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { existsSync, openSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
 
 import { Ivshmem, NO_DEVICE, openHostFile } from '../../lib/ivshmem.js';
 import { IOC } from '../../lib/ivshmem-abi.js';
+import { mapFile, Mapping } from '../../lib/mapping.js';
 import { parseResources, type SysfsReader } from '../../lib/pci.js';
-import { tempDir } from '../helpers/tmp.js';
+import { countMaps, tempDir } from '../helpers/tmp.js';
 
 const shm = existsSync('/dev/shm') ? '/dev/shm' : undefined;
 
@@ -138,6 +139,78 @@ describe('Ivshmem.open errors (no device needed)', () => {
   });
 });
 
+/** The error a promise rejects with ('resolved' if none); fails if making it threw instead. */
+function settled(make: () => Promise<unknown>): Promise<unknown> {
+  let p: Promise<unknown>;
+  try {
+    p = make();
+  } catch (err) {
+    throw new Error(`threw synchronously instead of rejecting: ${String(err)}`);
+  }
+  return p.then(() => 'resolved', (err: unknown) => err);
+}
+
+describe('an Ivshmem over regular files (sysfs path, and the module path faked)', () => {
+  /** resource2 (4 MiB, sparse) and resource0 (IVPosition 3) as files; open() reaches them by basename. */
+  function sysfsFiles() {
+    const dir = tempDir();
+    const bar2 = join(dir, 'resource2');
+    const bar0 = join(dir, 'resource0');
+    writeFileSync(bar2, '');
+    truncateSync(bar2, 4 << 20);
+    const regs = Buffer.alloc(256);
+    regs.writeUInt32LE(3, 8);
+    writeFileSync(bar0, regs);
+    const deps = { sysfs: sysfsOf(device('0000:00:04.0')), open: (p: string, f: number) => openSync(join(dir, basename(p)), f) };
+    return { bar2, bar0, deps };
+  }
+  const mapped = (path: string) => countMaps(path, readFileSync('/proc/self/maps', 'utf8'));
+
+  it('opens through sysfs and reads IVPosition from resource0, which it unmaps', () => {
+    const { bar2, bar0, deps } = sysfsFiles();
+    const shm = Ivshmem.open({ via: 'sysfs' }, deps);
+    expect([shm.path, shm.ivPosition, shm.memory.length]).toEqual(['sysfs', 3, 4 << 20]);
+    expect([mapped(bar2), mapped(bar0)]).toEqual([1, 0]);
+    shm.close();
+    expect(mapped(bar2)).toBe(0);
+  });
+
+  it('a failing register read leaves neither BAR mapped', () => {
+    const { bar2, bar0, deps } = sysfsFiles();
+    const read32 = vi.spyOn(Mapping.prototype, 'read32').mockImplementationOnce(() => {
+      throw new Error('injected read32 failure');
+    });
+    try {
+      expect(() => Ivshmem.open({ via: 'sysfs' }, deps)).toThrow('injected read32 failure');
+    } finally {
+      read32.mockRestore();
+    }
+    expect([mapped(bar2), mapped(bar0)]).toEqual([0, 0]);
+  });
+
+  it('waitForInterrupt rejects (never throws) without the module and after close(), in both forms', async () => {
+    const shm = Ivshmem.open({ via: 'sysfs' }, sysfsFiles().deps);
+    expect(await settled(() => shm.waitForInterrupt())).toMatchObject({ code: 'ERR_DEVMAP_NO_MODULE' });
+    expect(await settled(() => shm.waitForInterrupt({ vector: 0, timeoutMs: 10 }))).toMatchObject({ code: 'ERR_DEVMAP_NO_MODULE' });
+    shm.close();
+    expect(await settled(() => shm.waitForInterrupt())).toMatchObject({ code: 'ERR_DEVMAP_CLOSED' });
+    expect(await settled(() => shm.waitForInterrupt({ vector: 0 }))).toMatchObject({ code: 'ERR_DEVMAP_CLOSED' });
+  });
+
+  it('register and doorbell ioctl errors carry the node as path', () => {
+    // A regular file where the module's node would be: every ioctl on it is ENOTTY.
+    const { bar2 } = sysfsFiles();
+    const node = '/dev/ivshmem0';
+    const dev = { index: 0, address: '0000:00:04.0', size: 4 << 20, variant: 'doorbell' as const, driver: 'devmap_ivshmem', node, sysfsPath: `${ROOT}/0000:00:04.0` };
+    const shm = new Ivshmem({ path: 'module', device: dev, memory: mapFile(bar2), cache: 'wb', grantedCache: 'wb', ivPosition: 0, vectors: 1, fd: openSync(bar2, 'r+') });
+    const enotty = expect.objectContaining({ code: 'ENOTTY', syscall: 'ioctl', path: node, message: expect.stringMatching(/'\/dev\/ivshmem0'$/) });
+    expect(() => shm.readRegister('intrmask')).toThrow(enotty);
+    expect(() => shm.writeRegister('doorbell', 1)).toThrow(enotty);
+    expect(() => shm.ring(1, 0)).toThrow(enotty);
+    shm.close();
+  });
+});
+
 describe.skipIf(!shm)('openHostFile (needs /dev/shm)', () => {
   it('maps the backing file and shares bytes with it', () => {
     const file = join(tempDir(shm), 'ivshmem');
@@ -150,6 +223,16 @@ describe.skipIf(!shm)('openHostFile (needs /dev/shm)', () => {
     const again = openHostFile(file, { size: 1 << 20 });
     expect(Buffer.from(again.memory.bytes.subarray(0, 4)).toString()).toBe('HOST');
     again.close();
+  });
+
+  it('Symbol.dispose unmaps like close(), idempotently', () => {
+    const file = join(tempDir(shm), 'ivshmem');
+    const h = openHostFile(file, { create: true, size: 1 << 16 });
+    expect(countMaps(file, readFileSync('/proc/self/maps', 'utf8'))).toBe(1);
+    h[Symbol.dispose]();
+    expect(h.memory.closed).toBe(true);
+    expect(countMaps(file, readFileSync('/proc/self/maps', 'utf8'))).toBe(0);
+    expect(() => h[Symbol.dispose]()).not.toThrow();
   });
 
   it('refuses sizes QEMU and the guest would not agree on', () => {
@@ -165,6 +248,7 @@ describe.skipIf(!shm)('openHostFile (needs /dev/shm)', () => {
     expect(() => openHostFile(join(dir, 'zero'))).toThrow(/is empty; start QEMU first/);
     expect(() => openHostFile(join(dir, 'missing'))).toThrow(expect.objectContaining({ code: 'ENOENT' }));
     expect(() => openHostFile(dir)).toThrow(expect.objectContaining({ code: 'EISDIR' }));
+    expect(() => openHostFile('')).toThrow(/^file must be a non-empty string$/);
   });
 });
 

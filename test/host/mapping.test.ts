@@ -1,4 +1,4 @@
-import { closeSync, ftruncateSync, openSync, readFileSync, readSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, ftruncateSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
@@ -95,6 +95,13 @@ describe('other kinds of file', () => {
     } finally {
       closeSync(fd);
     }
+  });
+
+  it('memfd closes its fd when sizing fails', () => {
+    const fds = () => readdirSync('/proc/self/fd').map((fd) => { try { return readlinkSync(`/proc/self/fd/${fd}`); } catch { return ''; } });
+    // Node's ftruncateSync takes at most 2^53 - 1: a bigint above that fails after memfd_create
+    expect(() => memfd('devmap-leak', 1n << 60n)).toThrow(RangeError);
+    expect(fds().filter((l) => l.startsWith('/memfd:devmap-leak'))).toEqual([]);
   });
 
   it('maps a character device (/dev/zero) when given a length', () => {
