@@ -1,64 +1,15 @@
 // Framebuffer: /dev/fbN decoded and mapped, with drawing that honours the
 // stride (line_length) and the colour bitfields.
-import { closeSync, fsyncSync, openSync } from 'node:fs';
-
 import { checkMs, devmapError, explain, isSystemError, rangeError, typeError, withPath } from '../errors.js';
-import { mapFd, type Mapping } from '../mapping.js';
-import { native, type FbFix, type FbVar } from '../native.js';
-import { parseColor, PixelCodec, type Color, type Image } from './pixel.js';
+import type { Mapping } from '../mapping.js';
+import { native } from '../native.js';
+import { checkImage, parseColor, type Color, type Image, type PixelCodec } from './pixel.js';
 import { checkRect, clipRect, type Rect } from './rect.js';
+import { decodeInfo, fbSys, modeChanges, type FbInfo, type FbSys, type ModeRequest } from './sys.js';
+
+export { fbSys, type FbInfo, type FbSys, type ModeRequest } from './sys.js';
 
 const C = native.constants;
-
-/** System calls the Framebuffer makes; tests pass their own to reach error paths. */
-export interface FbSys {
-  open(path: string): number;
-  close(fd: number): void;
-  getInfo(fd: number): { fix: FbFix; var: FbVar };
-  putVar(fd: number, changes: Partial<FbVar>, activate: number): FbVar;
-  pan(fd: number, x: number, y: number): void;
-  waitForVsync(fd: number): Promise<void>;
-  ioctl(fd: number, request: number, arg: number): number;
-  fsync(fd: number): void;
-  map(fd: number, path: string, length: number): Mapping;
-}
-
-export const fbSys: FbSys = {
-  open: (p) => openSync(p, 'r+'),
-  close: closeSync,
-  getInfo: native.fbGetInfo,
-  putVar: native.fbPutVar,
-  pan: native.fbPan,
-  waitForVsync: native.fbWaitForVsync,
-  ioctl: native.ioctl,
-  fsync: fsyncSync,
-  map: (fd, path, length) => mapFd(fd, path, { length }),
-};
-
-const VISUALS: Record<number, string> = {
-  [C.FB_VISUAL_TRUECOLOR]: 'truecolor',
-  [C.FB_VISUAL_DIRECTCOLOR]: 'directcolor',
-  [C.FB_VISUAL_PSEUDOCOLOR]: 'pseudocolor',
-};
-
-/** What `devmap fb info` shows: the decoded fix and var screen info. */
-export interface FbInfo extends FbVar {
-  path: string;
-  id: string;
-  lineLength: number;
-  smemLen: number;
-  visual: string;
-  format: string;
-  ypanstep: number;
-  ywrapstep: number;
-}
-
-export interface ModeRequest {
-  xres?: number;
-  yres?: number;
-  bitsPerPixel?: number;
-  yresVirtual?: number;
-}
 
 export class Framebuffer {
   readonly path: string;
@@ -98,14 +49,8 @@ export class Framebuffer {
 
   #load(): void {
     const { fix, var: v } = this.#call((fd) => this.#sys.getInfo(fd));
-    const codec = new PixelCodec(v);
-    this.#info = {
-      ...v, path: this.path, id: fix.id, lineLength: fix.lineLength, smemLen: fix.smemLen,
-      visual: VISUALS[fix.visual] ?? `visual ${fix.visual}`, format: codec.name, ypanstep: fix.ypanstep, ywrapstep: fix.ywrapstep,
-    };
-    if (fix.lineLength < v.xres * codec.bytesPerPixel || fix.lineLength * v.yresVirtual > fix.smemLen) {
-      throw devmapError('ERR_DEVMAP_FB_GEOMETRY', `${this.path}: inconsistent geometry (line_length ${fix.lineLength}, ${v.xres}x${v.yresVirtual}, smem_len ${fix.smemLen})`);
-    }
+    const { info, codec } = decodeInfo(this.path, fix, v);
+    this.#info = info;
     const old = this.#memory;
     this.#memory = this.#sys.map(this.#fd, this.path, fix.smemLen);
     old?.unmap();
@@ -219,17 +164,7 @@ export class Framebuffer {
    */
   setMode(mode: ModeRequest): FbInfo {
     this.#check();
-    const changes: Partial<FbVar> = {};
-    for (const k of ['xres', 'yres', 'bitsPerPixel', 'yresVirtual'] as const) {
-      const v = mode[k];
-      if (v === undefined) continue;
-      if (!Number.isInteger(v) || v < 1 || v > 16384) throw rangeError(`${k} must be an integer in [1, 16384], got ${v}`);
-      changes[k] = v;
-    }
-    if (changes.xres !== undefined) changes.xresVirtual = changes.xres;
-    if (changes.yres !== undefined && changes.yresVirtual === undefined) changes.yresVirtual = changes.yres;
-    changes.xoffset = 0;
-    changes.yoffset = 0;
+    const changes = modeChanges(mode);
     const want = `${mode.xres ?? this.width}x${mode.yres ?? this.height}x${mode.bitsPerPixel ?? this.#info.bitsPerPixel}`;
     try {
       this.#call((fd) => this.#sys.putVar(fd, changes, C.FB_ACTIVATE_NOW));
@@ -333,12 +268,5 @@ export class Framebuffer {
 
   [Symbol.dispose](): void {
     this.close();
-  }
-}
-
-function checkImage(image: Image): void {
-  if (!image || !(image.data instanceof Uint8Array) || !Number.isInteger(image.width) || !Number.isInteger(image.height) ||
-      image.width < 0 || image.height < 0 || image.data.length !== image.width * image.height * 4) {
-    throw rangeError('image must be { width, height, data: Uint8Array } with data.length === width * height * 4 (RGBA)');
   }
 }

@@ -191,3 +191,11 @@ function widenTable(length: number): Uint8Array {
   }
   return t;
 }
+
+/** Refuses anything but { width, height, data } RGBA with matching length. */
+export function checkImage(image: Image): void {
+  if (!image || !(image.data instanceof Uint8Array) || !Number.isInteger(image.width) || !Number.isInteger(image.height) ||
+      image.width < 0 || image.height < 0 || image.data.length !== image.width * image.height * 4) {
+    throw rangeError('image must be { width, height, data: Uint8Array } with data.length === width * height * 4 (RGBA)');
+  }
+}
