@@ -20,6 +20,13 @@ export interface Message {
   lost: number;
 }
 
+/** What `tryRecvInto`/`recvInto` took: the payload is in the caller's buffer, `length` bytes from its start. */
+export interface Received {
+  seq: number;
+  length: number;
+  lost: number;
+}
+
 export interface ChannelOptions extends ChannelWake {
   /** Copies payload bytes into the ring (injection point for tests). Default: Uint8Array#set. */
   copy?: (ring: Uint8Array, data: Uint8Array, at: number) => void;
@@ -37,6 +44,8 @@ export class Channel {
   #seq: number; // writer: last seq used; reader: last seq consumed
   #o: ChannelOptions;
   #closed = false;
+  #lost = 0; // reader: of the message #take() took last
+  #len = 0;
 
   private constructor(region: Uint8Array, role: 'reader' | 'writer', o: ChannelOptions) {
     this.role = role;
@@ -107,9 +116,13 @@ export class Channel {
     const seq = (this.#seq + 1) | 0;
     Atomics.store(this.#i32, I.RESERVE, seq);
     const first = Math.min(data.length, this.capacity - at - 8);
-    const copy = this.#o.copy ?? ((r, d, o) => r.set(d, o));
-    if (first > 0) copy(this.#ring, data.subarray(0, first), at + 8);
-    if (first < data.length) copy(this.#ring, data.subarray(first), 0);
+    const copy = this.#o.copy;
+    if (!copy && first === data.length) this.#ring.set(data, at + 8); // the common case: one copy, no views made
+    else {
+      const c = copy ?? ((r: Uint8Array, d: Uint8Array, o: number) => r.set(d, o));
+      if (first > 0) c(this.#ring, data.subarray(0, first), at + 8);
+      if (first < data.length) c(this.#ring, data.subarray(first), 0);
+    }
     const h = (HEADER_SIZE + at) / 4; // records are 8-aligned, so their header never wraps
     Atomics.store(this.#i32, h, data.length);
     Atomics.store(this.#i32, h + 1, seq);
@@ -129,40 +142,40 @@ export class Channel {
   /** Takes the next message, or null when none is published. */
   tryRecv(): Message | null {
     this.#check('reader');
-    const used = this.#used();
-    if (used === 0) return null;
-    const tail = this.#load(I.TAIL) >>> 0;
-    const at = tail & (this.capacity - 1);
-    const h = (HEADER_SIZE + at) / 4;
-    const len = this.#load(h) >>> 0;
-    const seq = this.#load(h + 1);
-    if (used < 8 || len > used - 8) throw corrupt(`record at ${at} claims ${len} bytes but only ${Math.max(used - 8, 0)} are published`);
-    const lost = (seq - this.#seq - 1) >>> 0;
-    if (lost >= 2 ** 31) throw corrupt(`record at ${at} has seq ${seq >>> 0}, not after ${this.#seq >>> 0}: torn or replayed record`);
-    const data = new Uint8Array(len);
-    const first = Math.min(len, this.capacity - at - 8);
-    data.set(this.#ring.subarray(at + 8, at + 8 + first));
-    if (first < len) data.set(this.#ring.subarray(0, len - first), first);
-    this.#seq = seq;
-    Atomics.store(this.#i32, I.RSEQ, seq);
-    Atomics.store(this.#i32, I.TAIL, (tail + recordSize(len)) | 0); // frees the room
-    if (Atomics.load(this.#i32, I.WRITER_WAITING) !== 0) {
-      Atomics.store(this.#i32, I.WRITER_WAITING, 0);
-      this.#o.notify?.();
-    }
-    return { seq: seq >>> 0, data, lost };
+    const data = this.#take(null);
+    return data && { seq: this.#seq >>> 0, data, lost: this.#lost };
+  }
+
+  /**
+   * Takes the next message into `target` (from its start), or null when none
+   * is published: no buffer is allocated per message. A message longer than
+   * `target` stays in the channel (RangeError); `maxMessage` bytes always suffice.
+   */
+  tryRecvInto(target: Uint8Array): Received | null {
+    this.#check('reader');
+    if (!(target instanceof Uint8Array)) throw typeError('target must be a Uint8Array');
+    return this.#take(target) && { seq: this.#seq >>> 0, length: this.#len, lost: this.#lost };
   }
 
   /** Takes the next message, waiting up to `timeoutMs` (default 10,000). */
-  async recv({ timeoutMs = 10_000 }: { timeoutMs?: number } = {}): Promise<Message> {
+  recv({ timeoutMs = 10_000 }: { timeoutMs?: number } = {}): Promise<Message> {
+    return this.#recvWith(() => this.tryRecv(), timeoutMs);
+  }
+
+  /** `tryRecvInto`, waiting for a message up to `timeoutMs` (default 10,000). */
+  recvInto(target: Uint8Array, { timeoutMs = 10_000 }: { timeoutMs?: number } = {}): Promise<Received> {
+    return this.#recvWith(() => this.tryRecvInto(target), timeoutMs);
+  }
+
+  async #recvWith<T>(take: () => T | null, timeoutMs: number): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const m = this.tryRecv();
+      const m = take();
       if (m) return m;
       // Announce the sleep, then look again: a writer that published in
       // between sees the flag and rings; one that published before is seen now.
       Atomics.store(this.#i32, I.READER_WAITING, 1);
-      const again = this.tryRecv();
+      const again = take();
       if (again) {
         Atomics.store(this.#i32, I.READER_WAITING, 0);
         return again;
@@ -187,6 +200,41 @@ export class Channel {
 
   #load(index: number): number {
     return Atomics.load(this.#i32, index);
+  }
+
+  /**
+   * Copies the record at the tail into `into` (or a new array), frees its
+   * room and returns that array, leaving its `lost` and length in #lost and
+   * #len; null when none is published.
+   */
+  #take(into: Uint8Array | null): Uint8Array | null {
+    const used = this.#used();
+    if (used === 0) return null;
+    const tail = this.#load(I.TAIL) >>> 0;
+    const at = tail & (this.capacity - 1);
+    const h = (HEADER_SIZE + at) / 4;
+    const len = this.#load(h) >>> 0;
+    const seq = this.#load(h + 1);
+    if (used < 8 || len > used - 8) throw corrupt(`record at ${at} claims ${len} bytes but only ${Math.max(used - 8, 0)} are published`);
+    const lost = (seq - this.#seq - 1) >>> 0;
+    if (lost >= 2 ** 31) throw corrupt(`record at ${at} has seq ${seq >>> 0}, not after ${this.#seq >>> 0}: torn or replayed record`);
+    if (into && len > into.length) {
+      throw rangeError(`target holds ${into.length} bytes but the next message has ${len}; it stays in the channel (a target of maxMessage = ${this.maxMessage} bytes always suffices)`);
+    }
+    const dest = into ?? new Uint8Array(len);
+    const first = Math.min(len, this.capacity - at - 8);
+    dest.set(this.#ring.subarray(at + 8, at + 8 + first));
+    if (first < len) dest.set(this.#ring.subarray(0, len - first), first);
+    this.#seq = seq;
+    this.#lost = lost;
+    this.#len = len;
+    Atomics.store(this.#i32, I.RSEQ, seq);
+    Atomics.store(this.#i32, I.TAIL, (tail + recordSize(len)) | 0); // frees the room
+    if (Atomics.load(this.#i32, I.WRITER_WAITING) !== 0) {
+      Atomics.store(this.#i32, I.WRITER_WAITING, 0);
+      this.#o.notify?.();
+    }
+    return dest;
   }
 
   /** Published, unread bytes; a hostile head/tail pair is refused here. */

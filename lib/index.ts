@@ -23,7 +23,7 @@ export { Ivshmem, openHostFile, NO_DEVICE, IVSHMEM_VENDOR, IVSHMEM_DEVICE } from
 export type { CacheMode, Register, Variant, IvshmemDevice, OpenOptions, IvshmemDeps, SysfsReader, WaitOptions } from './ivshmem.js';
 export type { IvshmemHostFile, HostFileOptions } from './ivshmem.js';
 export { Channel, HEADER_SIZE } from './channel.js';
-export type { Message, ChannelOptions, ChannelWake } from './channel.js';
+export type { Message, Received, ChannelOptions, ChannelWake } from './channel.js';
 export { startIvshmemServer, MAX_VECTORS } from './ivshmem-server.js';
 export type { IvshmemServer, IvshmemServerOptions } from './ivshmem-server.js';
 export { IvshmemPeer, connectIvshmemPeer } from './ivshmem-peer.js';

@@ -3,7 +3,15 @@
 // with plots in docs/bench/. Every figure is a ratio against a baseline
 // measured in the same run (the machines are shared and noisy).
 //
-//   node scripts/bench.mjs [--skip-guest]
+// Guest boots run one at a time (the doorbell pair as one): the benches of
+// x86_64 and its vesa32 variant, more boots of each for the boot figures
+// (--boots N, default 3: median of N), the same number through `npm test`'s
+// vitest pool, and the doorbell ping-pong pair (bench/guests.mjs).
+//
+// The raw results go to docs/bench/results.json; --report-only writes the
+// report and plots again from that file, without measuring.
+//
+//   node scripts/bench.mjs [--skip-guest] [--boots N] [--report-only]
 import { spawnSync } from 'node:child_process';
 import { cpus, homedir, release, totalmem } from 'node:os';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -19,43 +27,44 @@ function run(cmd, args, opts = {}) {
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}):\n${r.stderr}`);
   return r.stdout;
 }
-const jsonLines = (text) => text.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+const arg = (name, dflt) => {
+  const i = process.argv.indexOf(name);
+  return i < 0 ? dflt : process.argv[i + 1];
+};
+const BOOTS = Number(arg('--boots', 3));
+if (!Number.isInteger(BOOTS) || BOOTS < 1) throw new Error(`--boots takes a whole number >= 1, got ${arg('--boots')}`);
 
 say('compiling (tsc)');
 run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', root]);
 
-// The baseline library, installed beside the cache, never a dependency.
-const mmapIoDir = join(cache, 'bench-mmap-io');
-if (!existsSync(join(mmapIoDir, 'node_modules', '@riaskov', 'mmap-io'))) {
-  say('installing @riaskov/mmap-io (the comparison baseline) into the cache');
-  mkdirSync(mmapIoDir, { recursive: true });
-  run('npm', ['install', '--prefix', mmapIoDir, '--no-save', '--no-audit', '--no-fund', '@riaskov/mmap-io@1.4.3'], { stdio: ['ignore', 'pipe', 'inherit'] });
-}
-
-say('host benchmarks');
-const host = JSON.parse(run(process.execPath, ['--expose-gc', 'bench/host.mjs', '--mmap-io', mmapIoDir]));
-
-const guest = {};
-if (!process.argv.includes('--skip-guest')) {
-  const { runGuest } = await import('../dist/qemu/runner.js');
-  const { MACHINES } = await import('../dist/qemu/machines.js');
-  const machines = ['x86_64', ...Object.keys(MACHINES).filter((m) => /vesa/.test(m)).slice(0, 1)];
-  for (const machine of machines) {
-    say(`guest benchmarks on ${machine}`);
-    let out = '';
-    const script = machine === 'x86_64' ? 'node /devmap/bench/ivshmem.mjs && node /devmap/bench/fb-copy.mjs --json' : 'node /devmap/bench/fb-copy.mjs --json';
-    const r = await runGuest({ machine, command: ['sh', '-c', script], timeoutMs: 600_000, onOutput: (t) => (out += t) });
-    if (r.outcome !== 'exited' || r.status !== 0) throw new Error(`guest ${machine}: ${r.reason || `exit ${r.status}`}\n${out}`);
-    guest[machine] = { accel: r.accel, bootMs: r.bootMs, results: jsonLines(out) };
+const resultsFile = join(root, 'docs', 'bench', 'results.json');
+let data;
+if (process.argv.includes('--report-only')) {
+  data = JSON.parse(readFileSync(resultsFile, 'utf8'));
+} else {
+  // The baseline library, installed beside the cache, never a dependency.
+  const mmapIoDir = join(cache, 'bench-mmap-io');
+  if (!existsSync(join(mmapIoDir, 'node_modules', '@riaskov', 'mmap-io'))) {
+    say('installing @riaskov/mmap-io (the comparison baseline) into the cache');
+    mkdirSync(mmapIoDir, { recursive: true });
+    run('npm', ['install', '--prefix', mmapIoDir, '--no-save', '--no-audit', '--no-fund', '@riaskov/mmap-io@1.4.3'], { stdio: ['ignore', 'pipe', 'inherit'] });
   }
+  say('host benchmarks');
+  const host = JSON.parse(run(process.execPath, ['--expose-gc', 'bench/host.mjs', '--mmap-io', mmapIoDir]));
+  const { measureGuests } = await import('../bench/guests.mjs');
+  const guests = process.argv.includes('--skip-guest') ? { guest: {}, boots: {}, machines: {} } : await measureGuests(BOOTS, say);
+  const qemu = (spawnSync('qemu-system-x86_64', ['--version'], { encoding: 'utf8' }).stdout ?? '').split('\n')[0].replace(/^QEMU emulator version\s*/, '') || '?';
+  data = {
+    date: new Date().toISOString().slice(0, 10),
+    machine: { cpu: cpus()[0]?.model ?? '?', cores: cpus().length, memGiB: Math.round(totalmem() / 2 ** 30), kernel: release(), node: process.version, qemu },
+    guestKernel: JSON.parse(readFileSync(join(root, 'qemu', 'guest.lock.json'), 'utf8')),
+    host,
+    ...guests,
+  };
+  mkdirSync(dirname(resultsFile), { recursive: true });
+  writeFileSync(resultsFile, `${JSON.stringify(data, null, 1)}\n`);
 }
 
 const { writeReport } = await import('../bench/report.mjs');
-writeReport(join(root, 'docs'), {
-  date: new Date().toISOString().slice(0, 10),
-  machine: { cpu: cpus()[0]?.model ?? '?', cores: cpus().length, memGiB: Math.round(totalmem() / 2 ** 30), kernel: release(), node: process.version },
-  guestKernel: JSON.parse(readFileSync(join(root, 'qemu', 'guest.lock.json'), 'utf8')),
-  host,
-  guest,
-});
-say('wrote docs/BENCHMARKS.md and docs/bench/*.png');
+writeReport(join(root, 'docs'), data);
+say('wrote docs/BENCHMARKS.md and docs/bench/*.png (raw results: docs/bench/results.json)');

@@ -67,6 +67,60 @@ describe('channel', () => {
     expect(r.tryRecv()).toBeNull();
   });
 
+  it('tryRecvInto: every size across the ring end into one reused buffer, nothing past the message touched', () => {
+    const { w, r } = pair(HEADER_SIZE + 1024);
+    const target = new Uint8Array(r.maxMessage + 16);
+    let sent = 0;
+    let got = 0;
+    for (let round = 0; round < 200; round++) {
+      while (w.trySend(payload(sent))) sent++;
+      for (;;) {
+        target.fill(0xee);
+        const m = r.tryRecvInto(target);
+        if (!m) break;
+        const want = payload(got);
+        expect(m).toEqual({ seq: got + 1, length: want.length, lost: 0 });
+        expect(Buffer.from(target.subarray(0, m.length)).equals(Buffer.from(want))).toBe(true);
+        expect(target.subarray(m.length).every((b) => b === 0xee)).toBe(true);
+        got++;
+      }
+    }
+    expect(got).toBe(sent);
+    expect(sent).toBeGreaterThan(1000);
+    expect(r.tryRecvInto(target)).toBeNull();
+  });
+
+  it('tryRecvInto: a target too small is a RangeError and the message stays; bad targets and the wrong end are refused', () => {
+    const { w, r } = pair();
+    w.trySend(Buffer.from('twelve bytes'));
+    w.trySend(Buffer.from('next'));
+    const small = new Uint8Array(11);
+    expect(() => r.tryRecvInto(small)).toThrow(RangeError);
+    expect(() => r.tryRecvInto(small)).toThrow(/holds 11 bytes but the next message has 12; it stays in the channel/);
+    expect(small.every((b) => b === 0)).toBe(true);
+    const big = new Uint8Array(12);
+    expect(r.tryRecvInto(big)).toEqual({ seq: 1, length: 12, lost: 0 });
+    expect(Buffer.from(big).toString()).toBe('twelve bytes');
+    expect(Buffer.from(r.tryRecv()!.data).toString()).toBe('next'); // the two receive paths share one position
+    expect(() => r.tryRecvInto(new ArrayBuffer(8) as unknown as Uint8Array)).toThrow(TypeError);
+    expect(() => r.tryRecvInto(new Uint16Array(8) as unknown as Uint8Array)).toThrow(/target must be a Uint8Array/);
+    expect(() => w.tryRecvInto(big)).toThrow(expect.objectContaining({ code: 'ERR_DEVMAP_CHANNEL_ROLE' }));
+    r.close();
+    expect(() => r.tryRecvInto(big)).toThrow(expect.objectContaining({ code: 'ERR_DEVMAP_CLOSED' }));
+  });
+
+  it('recvInto waits for a message, rejects a target too small, and times out clearly', async () => {
+    const { w, r } = pair();
+    const target = new Uint8Array(64);
+    await expect(r.recvInto(target, { timeoutMs: 20 })).rejects.toMatchObject({ code: 'ERR_DEVMAP_TIMEOUT' });
+    setTimeout(() => w.trySend(Buffer.from('late')), 20);
+    expect(await r.recvInto(target, { timeoutMs: 5000 })).toEqual({ seq: 1, length: 4, lost: 0 });
+    expect(Buffer.from(target.subarray(0, 4)).toString()).toBe('late');
+    w.trySend(new Uint8Array(65));
+    await expect(r.recvInto(target, { timeoutMs: 5000 })).rejects.toThrow(RangeError);
+    expect((await r.recvInto(new Uint8Array(65), { timeoutMs: 5000 })).length).toBe(65);
+  });
+
   it('backpressure: trySend returns false when full, send waits for room, or times out', async () => {
     const { w, r } = pair(HEADER_SIZE + 256, 256);
     const msg = new Uint8Array(56).fill(9); // 64-byte records: 4 fill the ring
@@ -166,8 +220,13 @@ describe('channel', () => {
     // A new writer takes over; it skips the seq the dead one reserved.
     const w2 = Channel.attach(b.bytes, 'writer');
     expect(w2.trySend(Buffer.from('after the crash'))).toBe(true);
+    expect(w2.trySend(Buffer.from('and then'))).toBe(true);
     const m = r.tryRecv()!;
     expect(m).toMatchObject({ seq: 42, lost: 1 });
     expect(Buffer.from(m.data).toString()).toBe('after the crash');
+    // recvInto reports the gap the same way, and nothing after it.
+    const target = new Uint8Array(32);
+    expect(r.tryRecvInto(target)).toEqual({ seq: 43, length: 8, lost: 0 });
+    expect(Buffer.from(target.subarray(0, 8)).toString()).toBe('and then');
   });
 });

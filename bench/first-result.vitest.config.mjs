@@ -1,0 +1,27 @@
+// `npm test`'s guest tier for the boot figures of `npm run bench`:
+// qemu/vitest.guest.config.mjs as it is, with a pool that reports when QEMU
+// started and a reporter that notes when the first test result reached the
+// host; bench/guests.mjs runs it with one spec file and reads the two JSON
+// lines it prints. Writes no artifacts (the test harness owns those).
+import base from '../qemu/vitest.guest.config.mjs';
+import { devmapGuestPool } from '../dist/qemu/vitest-pool.js';
+
+const say = (o) => process.stdout.write(`${JSON.stringify(o)}\n`);
+let firstAt = 0;
+
+export default {
+  ...base,
+  test: {
+    ...base.test,
+    pool: devmapGuestPool({
+      machine: process.env.DEVMAP_MACHINE,
+      onGuestEnd: (e, r) => say({ guestEnd: { ...e, qemuAt: r.console.startedAt - r.bootMs } }),
+    }),
+    reporters: [
+      {
+        onTestCaseResult: () => void (firstAt ||= Date.now()),
+        onTestRunEnd: (modules) => say({ firstResultAt: firstAt, passed: modules.every((m) => m.ok()) }),
+      },
+    ],
+  },
+};

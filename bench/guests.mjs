@@ -1,0 +1,135 @@
+// The guest boots of `npm run bench` (scripts/bench.mjs), through the test
+// harness's own runner, session and vitest pool, one guest (or one pair) at
+// a time. Every boot first runs bench/first-result.mjs under `node --test` and
+// is timed from QEMU's start to that test's `ok` line, then times `node -e 0`
+// in the same guest (bench/node-start.mjs): the boot figures' baseline.
+import { spawn } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { Channel, openHostFile } from '../dist/index.js';
+import { closeSession, openSession } from '../dist/guest/session.js';
+import { MACHINES } from '../dist/qemu/machines.js';
+import { runGuest } from '../dist/qemu/runner.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = dirname(here);
+const PROLOGUE = 'node --test --test-reporter=tap /devmap/bench/first-result.mjs && node /devmap/bench/node-start.mjs';
+
+const jsonLines = (text) => text.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+
+/**
+ * Boots `machine`, runs the prologue and then `script` (a shell line);
+ * resolves with the accelerator, the JSON lines the guest printed and the
+ * boot: QEMU -> /init starts the command (bootMs), QEMU -> first test
+ * result (firstTestMs), `node -e 0` in the guest (nodeStartMs).
+ */
+export async function bootOnce(machine, script = '', { env, ivshmemServer, timeoutMs = 600_000 } = {}) {
+  let out = '';
+  let okAt = 0;
+  const onOutput = (t) => {
+    out += t;
+    if (!okAt && /^\s*ok \d+ /m.test(t)) okAt = Date.now();
+  };
+  const command = ['sh', '-c', [PROLOGUE, script].filter(Boolean).join(' && ')];
+  const r = await runGuest({ machine, command, env, ivshmemServer, timeoutMs, onOutput });
+  if (r.outcome !== 'exited' || r.status !== 0 || !okAt) throw new Error(`guest ${machine}: ${r.reason || `exit ${r.status}`}\n${out}`);
+  const results = jsonLines(out);
+  const qemuAt = r.console.startedAt - r.bootMs; // the runner's clock starts at QEMU's spawn
+  const { nodeStartMs } = results.find((x) => x.nodeStartMs) ?? {};
+  return { accel: r.accel, results, boot: { bootMs: r.bootMs, firstTestMs: okAt - qemuAt, nodeStartMs } };
+}
+
+/**
+ * The guest tier of `npm test` (vitest here, its worker in the guest) with
+ * one spec, timed from QEMU's start to the first test result reaching the
+ * host; baseline: QEMU -> /init starting the worker, in the same boot.
+ */
+export async function vitestBoot(machine, spec = 'test/guest/basic.test.ts') {
+  const entry = join(root, 'node_modules', 'vitest', 'vitest.mjs');
+  const child = spawn(process.execPath, [entry, 'run', '--config', join(here, 'first-result.vitest.config.mjs'), spec], {
+    cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DEVMAP_MACHINE: machine, NO_COLOR: '1' },
+  });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (d) => (out += d));
+  child.stderr.setEncoding('utf8').on('data', (d) => (out += d));
+  const status = await new Promise((resolve) => child.once('close', resolve));
+  const lines = jsonLines(out);
+  const end = lines.find((x) => x.guestEnd)?.guestEnd;
+  const first = lines.find((x) => 'firstResultAt' in x);
+  if (status !== 0 || !end || !first?.firstResultAt || !first.passed) throw new Error(`vitest guest tier on ${machine} (${spec}) exited with ${status}:\n${out}`);
+  return { accel: end.accel, bootMs: end.bootMs, firstTestMs: first.firstResultAt - end.qemuAt };
+}
+
+const CH = 64 << 10; // bench/doorbell.mjs's layout
+
+/**
+ * The two guests of a machine with `guests` (x86_64-doorbell-pair) on the
+ * harness's ivshmem server, running bench/doorbell.mjs after the prologue;
+ * booted in role order, each once the one before has joined the server.
+ */
+export async function runPair(machine) {
+  // bench/ has no *.host.mjs: no host hooks, the bench is its own host side.
+  const s = await openSession(machine, here);
+  let result;
+  try {
+    const shm = openHostFile(s.server.shmPath, { size: s.server.size });
+    for (const i of [0, 1]) Channel.init(shm.memory.bytes.subarray(i * CH, (i + 1) * CH));
+    shm.memory.bytes.fill(0, 2 * CH, 2 * CH + 8); // the peer ids the guests exchange
+    shm.close();
+    const runs = [];
+    for (const [i, role] of s.roles.entries()) {
+      const joined = i + 1 < s.roles.length ? s.server.nextJoin() : undefined;
+      joined?.catch(() => undefined);
+      runs.push(bootOnce(machine, 'node /devmap/bench/doorbell.mjs', { env: { ...s.env, ...s.roleEnv[role] }, ivshmemServer: s.server.socket }));
+      runs[i].catch(() => undefined);
+      if (joined) await Promise.race([joined, runs[i].then(() => Promise.reject(new Error(`${role} ended before joining the ivshmem server`)))]);
+    }
+    const ends = await Promise.all(runs);
+    result = Object.fromEntries(s.roles.map((role, i) => [role, ends[i]]));
+  } finally {
+    const { failures } = await closeSession(s, {});
+    // Only when nothing else failed: a failed run's error says more.
+    if (result && failures.length) throw new Error(failures.map((f) => `${f.name}: ${f.message}`).join('\n'));
+  }
+  return result;
+}
+
+/**
+ * Every guest figure of the report, one boot at a time: the benches of
+ * x86_64 and its first vesa variant, `boots` boots of each to the first
+ * test (the bench boot counts), as many through `npm test`'s vitest pool,
+ * and the doorbell pair. Returns { guest, boots, doorbell, machines }.
+ */
+export async function measureGuests(boots, say) {
+  const guest = {};
+  const times = {}; // 'MACHINE HOW' -> { machine, how, accel, runs: [{ bootMs, firstTestMs, nodeStartMs? }] }
+  const vesa = Object.keys(MACHINES).find((m) => /vesa/.test(m));
+  const benches = { x86_64: 'node /devmap/bench/ivshmem.mjs && node /devmap/bench/fb-copy.mjs --json', ...(vesa ? { [vesa]: 'node /devmap/bench/fb-copy.mjs --json' } : {}) };
+  for (const [machine, script] of Object.entries(benches)) {
+    say(`guest benchmarks on ${machine}`);
+    const r = await bootOnce(machine, script);
+    guest[machine] = { accel: r.accel, results: r.results };
+    const b = (times[`${machine} node --test`] = { machine, how: 'node --test', accel: r.accel, runs: [r.boot] });
+    for (let i = 1; i < boots; i++) {
+      say(`${machine}: boot ${i + 1} of ${boots} to the first test`);
+      b.runs.push((await bootOnce(machine)).boot);
+    }
+  }
+  const v = (times['x86_64 vitest'] = { machine: 'x86_64', how: 'vitest', runs: [] });
+  for (let i = 0; i < boots; i++) {
+    say(`x86_64: boot ${i + 1} of ${boots} through npm test's guest tier (vitest, basic.test.ts)`);
+    const r = await vitestBoot('x86_64');
+    v.accel = r.accel;
+    v.runs.push(r);
+  }
+  const pairName = 'x86_64-doorbell-pair';
+  say(`doorbell ping-pong on ${pairName} (two guests)`);
+  const pair = await runPair(pairName);
+  const d = pair.ping.results.find((x) => x.doorbell)?.doorbell;
+  if (!d) throw new Error(`${pairName}: ping printed no doorbell results`);
+  times[`${pairName} node --test`] = { machine: pairName, how: 'node --test', accel: pair.ping.accel, runs: Object.values(pair).map((r) => r.boot), sideBySide: true };
+  const used = [...Object.keys(benches), pairName];
+  const machines = Object.fromEntries(used.map((m) => [m, (({ describe, cpu, cpuTcg, smp, memMiB, guests }) => ({ describe, cpu, cpuTcg, smp, memMiB, guests }))(MACHINES[m])]));
+  return { guest, boots: times, doorbell: { machine: pairName, accel: pair.ping.accel, ...d }, machines };
+}
