@@ -7,10 +7,12 @@
 //
 //   map+unmap   devmap mapFile+unmap of a 64 KiB file vs @riaskov/mmap-io's
 //               map plus the GC that is its only way to unmap (a forced gc()
-//               every 256 maps, amortised)
+//               every 256 maps, amortised), vs its map alone, and vs the
+//               floor: mmap(2)+munmap(2) from C (bench/c/map-cycle.c)
 //   copy N      TypedArray.set of N bytes into a devmap mapping vs into an
 //               mmap-io mapping of the same file
 //   read32      Mapping.read32 vs an empty N-API call vs DataView.getUint32
+import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { closeSync, ftruncateSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -67,6 +69,11 @@ if (mmapIoDir) mmapIo = createRequire(join(mmapIoDir, 'noop.js'))('@riaskov/mmap
     closeSync(rfd);
     Object.assign(r, { mmapIoMapNs: mapOnly, mmapIoMapPlusGcNs: withGc, ratioVsMapPlusGc: withGc / devmap, ratioVsMapAlone: mapOnly / devmap });
   }
+  // The system calls alone, from C: what no JavaScript binding can beat.
+  const exe = join(dir, 'map-cycle');
+  execFileSync('cc', ['-O2', '-o', exe, new URL('./c/map-cycle.c', import.meta.url).pathname]);
+  const c = JSON.parse(execFileSync(exe, [small, String(64 << 10), '2000'], { encoding: 'utf8' }));
+  Object.assign(r, { cMmapMunmapNs: c.mmapMunmapNs, cMmapNs: c.mmapNs, ratioVsC: c.mmapMunmapNs / devmap });
   out.results.mapUnmap = r;
 }
 

@@ -39,6 +39,9 @@ export function writeReport(docs, d) {
     md.push(`| map + unmap cycle (64 KiB file) vs mmap-io map + its GC | ${us(mu.devmapMapUnmapNs)} µs | ${us(mu.mmapIoMapPlusGcNs)} µs | ${f2(mu.ratioVsMapPlusGc)} | |`);
     md.push(`| map + unmap cycle vs mmap-io map alone | ${us(mu.devmapMapUnmapNs)} µs | ${us(mu.mmapIoMapNs)} µs | ${f2(mu.ratioVsMapAlone)} | ≥ 1 |`);
   }
+  if (mu.cMmapMunmapNs) {
+    md.push(`| map + unmap cycle vs C \`mmap\`+\`munmap\` (the system calls alone) | ${us(mu.devmapMapUnmapNs)} µs | ${us(mu.cMmapMunmapNs)} µs | ${f2(mu.ratioVsC)} | |`);
+  }
   for (const [size, c] of Object.entries(h.copy)) md.push(`| copy ${size} into a mapping | ${us(c.devmapNs)} µs | ${c.mmapIoNs ? us(c.mmapIoNs) + ' µs' : '–'} | ${f2(c.ratio)} | ≥ 0.95 |`);
   const r = h.read32;
   md.push('', '| register access | ns/op | × empty N-API call | target |', '| --- | --- | --- | --- |');
@@ -75,7 +78,7 @@ function notes(d, iv) {
     n.push(`- **read32 vs an empty N-API call** (here ${f2(r.ratioVsEmptyNapi)}, target ≤ 1.5). An empty call costs ~${r.emptyNapiNs.toFixed(0)} ns; a read through the addon adds \`napi_get_cb_info\` with arguments, \`napi_get_arraybuffer_info\` and boxing the result, each an exported N-API function call. \`Mapping.read32\` is an \`Atomics.load\` in JS; when it costs more than the call, the JIT has not optimised the caller (a short or polymorphic loop).`);
   }
   if (mu.mmapIoMapNs && mu.ratioVsMapAlone < 1) {
-    n.push(`- **map + unmap vs mmap-io's map alone** (here ${f2(mu.ratioVsMapAlone)}, target ≥ 1). \`munmap\` in a multi-threaded process shoots down TLB entries on the other threads' CPUs (IPIs, expensive in a VM), and \`mapFile\` also opens, fstats and closes the file; mmap-io takes an fd and never unmaps (its mappings live until GC). Against mmap-io's map plus the GC that is its only way to release a mapping, devmap is faster (${f2(mu.ratioVsMapPlusGc)}).`);
+    n.push(`- **map + unmap vs mmap-io's map alone** (here ${f2(mu.ratioVsMapAlone)}, target ≥ 1). \`munmap\` in a multi-threaded process shoots down TLB entries on the other threads' CPUs (IPIs, expensive in a VM), and \`mapFile\` also opens, fstats and closes the file; mmap-io takes an fd and never unmaps (its mappings live until GC). Against mmap-io's map plus the GC that is its only way to release a mapping, devmap is faster (${f2(mu.ratioVsMapPlusGc)}).${mu.cMmapMunmapNs ? ` The floor, measured in the same run: \`mmap\`+\`munmap\` from C take ${us(mu.cMmapMunmapNs)} µs per cycle (\`mmap\` alone ${us(mu.cMmapNs)} µs), ${f2(mu.cMmapMunmapNs / mu.mmapIoMapNs)}× mmap-io's whole map: on this machine the two system calls alone cost about what the target allows, so no binding that really unmaps can meet it here. devmap's cycle is ${us(mu.devmapMapUnmapNs - mu.cMmapMunmapNs)} µs above that floor: \`mapFile\` takes a path, so it opens, fstats and closes the file through \`node:fs\`, and builds an ArrayBuffer with a finalizer; one native open+mmap call would trim part of that, not the floor.` : ''}`);
   }
   const slowCopies = Object.entries(d.host.results.copy).filter(([, c]) => c.ratio && c.ratio < 0.95);
   if (slowCopies.length) {

@@ -1,0 +1,64 @@
+// The floor of a map + unmap cycle on this machine: mmap(2) + munmap(2) of
+// FILE (LEN bytes, MAP_SHARED, read-write) from C, and mmap alone, in ns
+// per op (medians of 9 reps of N). bench/host.mjs compiles and runs it.
+//   map-cycle FILE LEN N  ->  {"mmapMunmapNs": ..., "mmapNs": ...}
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <time.h>
+
+static double now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1e9 + t.tv_nsec;
+}
+
+static int cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+int main(int argc, char **argv)
+{
+	enum { REPS = 9 };
+	double cycle[REPS], map[REPS];
+	size_t len;
+	void **ps;
+	int fd, n;
+
+	if (argc != 4)
+		return 2;
+	fd = open(argv[1], O_RDWR);
+	len = strtoul(argv[2], NULL, 0);
+	n = atoi(argv[3]);
+	ps = calloc(n, sizeof(*ps));
+	if (fd < 0 || !ps || n <= 0)
+		return 1;
+	for (int r = 0; r < REPS; r++) {
+		double t0 = now_ns();
+
+		for (int i = 0; i < n; i++) {
+			void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+			if (p == MAP_FAILED || munmap(p, len))
+				return 1;
+		}
+		cycle[r] = (now_ns() - t0) / n;
+		t0 = now_ns();
+		for (int i = 0; i < n; i++)
+			if ((ps[i] = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED)
+				return 1;
+		map[r] = (now_ns() - t0) / n;
+		for (int i = 0; i < n; i++)
+			munmap(ps[i], len);
+	}
+	qsort(cycle, REPS, sizeof(double), cmp);
+	qsort(map, REPS, sizeof(double), cmp);
+	printf("{\"mmapMunmapNs\": %.1f, \"mmapNs\": %.1f}\n", cycle[REPS / 2], map[REPS / 2]);
+	return 0;
+}
