@@ -138,7 +138,7 @@ async function guestTiers() {
       const art = guestArtifact(name, role);
       rmSync(join(artifacts, `${art}.json`), { force: true });
       if (i > 0 && joined) {
-        // The previous guest's QEMU joins the server before this one boots: peer ids follow the roles' order.
+        // The previous guest's QEMU joins the server before this one boots (ids are not assumed from it: specs exchange them).
         const r = await Promise.race([joined.then(() => true, (e) => e.message), runs[i - 1].then(() => 'its run ended')]);
         if (r !== true) say(`guest ${name} ${roles[i - 1]} did not join the ivshmem server (${r}); booting ${role} anyway`);
       }

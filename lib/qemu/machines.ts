@@ -114,7 +114,7 @@ export interface Machine {
   /**
    * Several guests booted together, one QEMU each, named by role: each runs
    * the machine's specs with DEVMAP_GUEST_ROLE set, and boots once the one
-   * before it has joined the ivshmem server (so peer ids follow this order).
+   * before it has joined the ivshmem server (peer ids are the server's: specs exchange them in shared memory).
    * Default: one guest, no role.
    */
   guests?: string[];

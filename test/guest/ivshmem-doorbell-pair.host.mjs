@@ -12,12 +12,25 @@ const CH = 64 * 1024;
 const REGION = { hostToPing: 2, pingToHost: 3, hostToPong: 4, pongToHost: 5 };
 const CHANNELS = [0, 1, 2, 3, 4, 5, 6];
 const BULK = { at: 7 * CH, size: 8 * CH };
-const CONTROL = 15 * CH; // int32: [0] burst rung [1] burst seen [2] kill asked [3] server gone (1 seen by the host peer, 2 not) [4] pong listening for the burst
+const CONTROL = 15 * CH; // int32: [0] burst rung [1] burst seen [2] kill asked [3] server gone (1 seen by the host peer, 2 not) [4] pong listening for the burst [5] ping's peer id + 1 [6] pong's
+const ID_SLOT = { ping: 5, pong: 6 };
 const HOST_MESSAGES = 20;
 
 const region = (peer, i) => peer.memory.bytes.subarray(i * CH, (i + 1) * CH);
 
-async function converse(host, role, guest, timeoutMs) {
+/** The peer id `role` left in shared memory (the server gives ids in the order the QEMUs connect). */
+async function peerId(host, role, timeoutMs) {
+  const ctl = new Int32Array(host.memory.buffer, CONTROL, 8);
+  const deadline = Date.now() + timeoutMs;
+  while (Atomics.load(ctl, ID_SLOT[role]) === 0) {
+    if (Date.now() > deadline || host.closed) throw new Error(`${role} never left its peer id`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return Atomics.load(ctl, ID_SLOT[role]) - 1;
+}
+
+async function converse(host, role, timeoutMs) {
+  const guest = await peerId(host, role, timeoutMs);
   const [down, up] = role === 'ping' ? [REGION.hostToPing, REGION.pingToHost] : [REGION.hostToPong, REGION.pongToHost];
   const tx = Channel.attach(region(host, down), 'writer', { notify: () => host.ring(guest, 0) });
   // Both conversations wait on the host's vector 0, so one may take the
@@ -68,30 +81,27 @@ export async function before(ctx) {
   for (const i of CHANNELS) Channel.init(region(host, i));
   Channel.init(host.memory.bytes.subarray(BULK.at, BULK.at + BULK.size));
   host.memory.bytes.fill(0, CONTROL, CONTROL + 32);
-  const ids = { ping: host.id + 1, pong: host.id + 2 };
   const joins = [];
   host.on('peer-joined', (id) => joins.push(id));
   const timeoutMs = 300_000;
   const killer = killOnRequest(host, ctx.server, timeoutMs);
-  const work = Promise.all([converse(host, 'ping', ids.ping, timeoutMs), converse(host, 'pong', ids.pong, timeoutMs), killer.done]);
+  const work = Promise.all([converse(host, 'ping', timeoutMs), converse(host, 'pong', timeoutMs), killer.done]);
   work.catch(() => {}); // reported by after()
-  pair = { host, ids, joins, work, killer };
+  pair = { host, joins, work, killer };
   return { DEVMAP_HOST_PEER: String(host.id) };
-}
-
-export function guests() {
-  if (!pair) return {};
-  const { ping, pong } = pair.ids;
-  return { ping: { DEVMAP_PEER_OTHER: String(pong) }, pong: { DEVMAP_PEER_OTHER: String(ping) } };
 }
 
 /** Checks the host <-> guest conversations and the server kill; always leaves the server. */
 export async function after() {
   if (!pair) return;
-  const { host, ids, joins, work, killer } = pair;
+  const { host, joins, work, killer } = pair;
   pair = undefined;
   try {
-    if (joins.join() !== `${ids.ping},${ids.pong}`) throw new Error(`guests joined as ${joins.join()}, want ping ${ids.ping} then pong ${ids.pong}`);
+    // Both guests joined, each once, as the ids they reported.
+    const ctl = new Int32Array(host.memory.buffer, CONTROL, 8);
+    const ids = [Atomics.load(ctl, ID_SLOT.ping) - 1, Atomics.load(ctl, ID_SLOT.pong) - 1];
+    const order = (xs) => [...xs].sort((a, b) => a - b).join();
+    if (order(joins) !== order(ids)) throw new Error(`guests joined as ${joins.join()}; they reported ping ${ids[0]}, pong ${ids[1]}`);
     // The guests have ended: whatever is still pending failed.
     await Promise.race([work, new Promise((_, reject) => setTimeout(() => reject(new Error('host conversations still pending after the guests ended')), 5000))]);
   } finally {

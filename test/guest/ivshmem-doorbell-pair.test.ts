@@ -2,15 +2,17 @@
 // (ivshmem-doorbell-pair.host.mjs starts the server, formats the channels
 // and plays the host side). The harness runs this file in both guests:
 //   DEVMAP_GUEST_ROLE  ping | pong (machine.guests)
-//   DEVMAP_PEER_OTHER  the other guest's peer id (IVPosition)
 //   DEVMAP_HOST_PEER   the host peer's id (host <-> guest channel), optional
 //   DEVMAP_PAIR_N      ping-pong round trips per wake-up mode (default 200)
+// Peer ids are the server's to give (in the order the QEMUs connect), so the
+// guests do not assume them: each leaves its own (IVPosition) in shared
+// memory and reads the other's; the host hook reads both.
 // The devices need vectors=2: vector 0 wakes channel readers, vector 1
 // takes the doorbell burst. The tests run in this order in both guests and
 // meet at each step; the server is killed (at ping's request) before the
 // last two, which therefore run without it.
 import { spawn } from 'node:child_process';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 
 import { Channel } from '../../lib/channel.js';
 import { Ivshmem } from '../../lib/ivshmem.js';
@@ -21,19 +23,21 @@ const REGION = { pingToPong: 0, pongToPing: 1, hostToPing: 2, pingToHost: 3, hos
 const TORN = 6; // ping's short-lived writer process -> pong
 const BULK = { at: 7 * CH, size: 8 * CH }; // ping -> pong throughput
 // int32: [0] burst doorbells rung, [1] burst seen by the receiver,
-// [2] ping asks the host to kill the server, [3] the host peer saw it die (1) or not (2)
+// [2] ping asks the host to kill the server, [3] the host peer saw it die (1) or not (2),
+// [4] pong listens for the burst, [5] ping's peer id + 1, [6] pong's peer id + 1
 const CONTROL = 15 * CH;
+const ID_SLOT = { ping: 5, pong: 6 } as const;
 const BULK_BYTES = 8 << 20;
 const BULK_MESSAGE = 16 << 10;
 const BURST = 1000;
 const HOST_MESSAGES = 20;
 
 const role = process.env.DEVMAP_GUEST_ROLE;
-const other = Number(process.env.DEVMAP_PEER_OTHER);
+let other = -1; // the other guest's peer id, from the rendezvous in beforeAll
 const hostPeer = process.env.DEVMAP_HOST_PEER === undefined ? undefined : Number(process.env.DEVMAP_HOST_PEER);
 const N = Number(process.env.DEVMAP_PAIR_N ?? 200);
 const bell = Ivshmem.list().find((d) => d.variant === 'doorbell' && d.node !== null);
-const why = !bell ? 'no ivshmem-doorbell device with the devmap_ivshmem module' : role !== 'ping' && role !== 'pong' ? 'DEVMAP_GUEST_ROLE is not ping or pong' : !Number.isInteger(other) ? 'DEVMAP_PEER_OTHER is not set' : null;
+const why = !bell ? 'no ivshmem-doorbell device with the devmap_ivshmem module' : role !== 'ping' && role !== 'pong' ? 'DEVMAP_GUEST_ROLE is not ping or pong' : null;
 
 const region = (s: Ivshmem, i: number): Uint8Array => s.memory.bytes.subarray(i * CH, (i + 1) * CH);
 const pct = (xs: number[], q: number): number => [...xs].sort((a, b) => a - b)[Math.floor(q * (xs.length - 1))]!;
@@ -45,6 +49,18 @@ function end(s: Ivshmem, i: number, kind: 'reader' | 'writer', peer: number, pol
 }
 
 describe.skipIf(why !== null)(`two guests ping-pong over ivshmem-doorbell (${why ?? role})`, () => {
+  beforeAll(async () => {
+    using s = Ivshmem.open({ address: bell!.address });
+    const ids = new Int32Array(s.memory.buffer, CONTROL, 8);
+    const [mine, theirs] = role === 'ping' ? [ID_SLOT.ping, ID_SLOT.pong] : [ID_SLOT.pong, ID_SLOT.ping];
+    Atomics.store(ids, mine, s.ivPosition + 1);
+    const deadline = Date.now() + 150_000; // the other guest may still be booting
+    while (Atomics.load(ids, theirs) === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    other = Atomics.load(ids, theirs) - 1;
+    expect(other, 'the other guest never left its peer id').toBeGreaterThanOrEqual(0);
+    expect(other).not.toBe(s.ivPosition);
+  }, 180_000);
+
   it('ping-pong N messages woken by interrupts, then polled; every byte checked', { timeout: 240_000 }, async () => {
     using s = Ivshmem.open({ address: bell!.address });
     expect(s.vectors).toBeGreaterThanOrEqual(2);
