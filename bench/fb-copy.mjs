@@ -10,6 +10,8 @@
 //   map set+sync the same plus flush() (fsync): what a shadowing driver
 //                (bochs-drm) needs before the frame is on the screen
 //   putImage     RGBA → pixel format conversion, row by row, into the mapping
+//   per-pixel    the prepared frame stored one pixel at a time from a JS loop
+//                (a Uint32Array over the mapping at 32 bpp, bytes otherwise)
 //   writeSync    fs.writeSync of the whole frame to /dev/fbN at offset 0
 //   RAM set      TypedArray.set of the same bytes into ordinary memory
 import { closeSync, existsSync, openSync, readdirSync, writeSync } from 'node:fs';
@@ -40,6 +42,21 @@ function median(n, fn) {
   return t[Math.floor(t.length / 2)];
 }
 
+/** Copies `src` (the device's layout) into `dst` one visible pixel per loop turn. */
+function perPixel(dst, src, info) {
+  const bpp = info.bitsPerPixel >>> 3;
+  if (bpp === 4 && info.lineLength % 4 === 0) {
+    const d = new Uint32Array(dst.buffer, dst.byteOffset, dst.length >>> 2);
+    const s = new Uint32Array(src.buffer, src.byteOffset, src.length >>> 2);
+    const stride = info.lineLength >>> 2;
+    for (let y = 0; y < info.yres; y++) for (let x = 0, o = y * stride; x < info.xres; x++, o++) d[o] = s[o];
+    return;
+  }
+  for (let y = 0; y < info.yres; y++) {
+    for (let x = 0, o = y * info.lineLength; x < info.xres; x++, o += bpp) for (let b = 0; b < bpp; b++) dst[o + b] = src[o + b];
+  }
+}
+
 const machine = process.env.DEVMAP_MACHINE ?? 'this machine';
 console.log(`fb-copy on ${machine}, node ${process.version}, ${frames} frames each, medians`);
 for (const path of fbs) {
@@ -65,6 +82,7 @@ for (const path of fbs) {
       fb.flush();
     }),
     putImage: median(frames, (k) => fb.putImage(0, 0, k & 1 ? inverse : card)),
+    'per-pixel': median(frames, (k) => perPixel(mem, layout[k & 1], i)),
     writeSync: median(frames, (k) => writeSync(fd, layout[k & 1], 0, bytes, i.yoffset * i.lineLength)),
     'RAM set': median(frames, (k) => ram.set(layout[k & 1])),
   };

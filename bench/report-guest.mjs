@@ -33,13 +33,23 @@ export function ivshmemSection(plots, m, g, iv) {
   return md;
 }
 
+/** What each bench/fb-copy.mjs method does, for the tables. */
+const FB_METHODS = {
+  'map set': 'map set: one `TypedArray.set` of a prepared frame into the mapping',
+  'map set+sync': 'map set+sync: the same, then `flush()` (fsync)',
+  putImage: '`putImage`: RGBA → pixel format in JS, row by row',
+  'per-pixel': 'per-pixel: one store per pixel from a JS loop',
+  writeSync: '`fs.writeSync` of the frame to the device',
+  'RAM set': 'RAM set: `TypedArray.set` into guest RAM (baseline)',
+};
+
 /** Full-frame copies into one framebuffer, × RAM memcpy speed. */
 export function fbSection(plots, m, fb) {
   const md = [];
   const base = fb.ms['RAM set'];
   md.push(`Framebuffer ${fb.device} (${fb.id}) ${fb.mode}, line_length ${fb.lineLength}, a full frame of ${fb.bytes} bytes; baseline \`TypedArray.set\` into guest RAM = ${base.toFixed(2)} ms.`, '');
   md.push('| method | ms | × RAM memcpy speed |', '| --- | --- | --- |');
-  for (const [k, v] of Object.entries(fb.ms)) md.push(`| ${k} | ${v.toFixed(2)} | ${f2(base / v)} |`);
+  for (const [k, v] of Object.entries(fb.ms)) md.push(`| ${FB_METHODS[k] ?? k} | ${v.toFixed(2)} | ${f2(base / v)} |`);
   const vsWrite = fb.ms.writeSync / fb.ms['map set'];
   md.push('', `Targets: mapping copy ≥ 0.8× memcpy (here ${f2(base / fb.ms['map set'])}); ≥ 2× \`fs.writeSync\` (here ${f2(vsWrite)}).`, '');
   const name = `fb-${m}-${fb.device.replace(/\W/g, '')}.png`;

@@ -99,7 +99,7 @@ function notes(d, iv) {
   }
   const slowWrite = fbs.filter((fb) => fb.ms.writeSync / fb.ms['map set'] < 2);
   if (slowWrite.length) {
-    n.push(`- **Framebuffer copy vs \`fs.writeSync\`** (${slowWrite.map((fb) => `${fb.m} ${fb.device}: ${f2(fb.ms.writeSync / fb.ms['map set'])}`).join('; ')}; target ≥ 2). Under TCG the framebuffer (bochs's shadow buffer, or the VGA BAR, which QEMU backs with host RAM) is ordinary memory, so a mapped copy and the kernel's single memcpy behind \`write(2)\` cost about the same; the 2× target assumes real MMIO, where \`write(2)\` adds a bounce buffer. On bochs-drm the real cost is \`flush()\` (the deferred-I/O copy to VRAM).`);
+    n.push(`- **Framebuffer copy vs \`fs.writeSync\`** (${slowWrite.map((fb) => `${fb.m} ${fb.device}: ${f2(fb.ms.writeSync / fb.ms['map set'])}`).join('; ')}; target ≥ 2). Under TCG the framebuffer (bochs's shadow buffer, or the VGA BAR, which QEMU backs with host RAM) is ordinary memory, so a mapped copy and the kernel's single memcpy behind \`write(2)\` cost about the same; the 2× target assumes real MMIO, where \`write(2)\` adds a bounce buffer. On bochs-drm the mapping also pays the driver's dirty-page tracking (deferred I/O write-protects the shadow's pages after each flush, so the next frame takes a fault per page, emulated under TCG) that \`write(2)\` does not, so there \`write(2)\` can even win; the real cost on bochs-drm is \`flush()\` (the deferred-I/O copy to VRAM) either way.`);
   }
   if (iv) n.push('- **Cache modes under TCG** run at the same speed: TCG ignores the guest\'s page attributes (PAT). The kernel also turns `wb` into `uc` on QEMU `pc`, whose firmware marks the PCI hole uncachable in the MTRRs (see docs/ivshmem.md).');
   const v = d.boots?.['x86_64 vitest'];
