@@ -133,18 +133,12 @@ async function guestTiers() {
     }
     const runs = [];
     const ends = {};
-    let joined; // the previous guest joining the ivshmem server
-    for (const [i, role] of roles.entries()) {
+    // The guests of a machine with roles boot side by side: peer ids are the
+    // ivshmem server's to give, and the specs exchange them in shared memory.
+    for (const role of roles) {
       const art = guestArtifact(name, role);
       rmSync(join(artifacts, `${art}.json`), { force: true });
-      if (i > 0 && joined) {
-        // The previous guest's QEMU joins the server before this one boots (ids are not assumed from it: specs exchange them).
-        const r = await Promise.race([joined.then(() => true, (e) => e.message), runs[i - 1].then(() => 'its run ended')]);
-        if (r !== true) say(`guest ${name} ${roles[i - 1]} did not join the ivshmem server (${r}); booting ${role} anyway`);
-      }
       say(`booting ${name}${role ? ` ${role}` : ''}: its test/guest specs, vitest's worker in the guest (console log: artifacts/${art}.log)`);
-      joined = i + 1 < roles.length ? session.server?.nextJoin() : undefined;
-      joined?.catch(() => undefined);
       runs.push(vitest(`guest ${name}${role ? ` ${role}` : ''}`, ['--config', join(root, 'qemu', 'vitest.guest.config.mjs')], {
         DEVMAP_MACHINE: name, DEVMAP_SESSION: sessionEnv(session, role || undefined), NO_COLOR: '1',
       }, role ? `[${role}] ` : '').then((tier) => {

@@ -18,8 +18,6 @@ export interface ServerProcess {
   shmPath: string;
   size: number;
   vectors: number;
-  /** Resolves at the next peer that joins after this call (rejects after `timeoutMs` or when the server ends). */
-  nextJoin(timeoutMs?: number): Promise<number>;
   /** SIGKILL, as a crash would; resolves once the process is gone. */
   kill(): Promise<void>;
   /** SIGTERM (the server removes its files), then removes whatever is left. Idempotent. */
@@ -38,20 +36,16 @@ export async function startServerProcess(dir: string, o: { size: number; vectors
   const argv = haveCommand('setpriv') ? ['setpriv', '--pdeathsig', 'KILL', '--', process.execPath, ...cli] : [process.execPath, ...cli];
   const child: ChildProcess = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  const waiters = new Set<{ ok: (id: number) => void; fail: (e: Error) => void }>();
   const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
   child.once('error', () => undefined);
   let ended = false;
   void exited.then(() => {
     ended = true;
-    for (const w of waiters) w.fail(devmapError('ERR_DEVMAP_SERVER', `the ivshmem server ended:\n${out.trim()}`));
   });
   const ready = new Promise<void>((resolve, reject) => {
     const onData = (d: Buffer): void => {
-      const text = d.toString();
-      out += text;
+      out += d.toString();
       if (/Ctrl-C stops it/.test(out)) resolve();
-      for (const m of text.matchAll(/^peer (\d+) joined/gm)) for (const w of waiters) w.ok(Number(m[1]));
     };
     child.stdout!.on('data', onData);
     child.stderr!.on('data', onData);
@@ -76,22 +70,6 @@ export async function startServerProcess(dir: string, o: { size: number; vectors
   }
   return {
     socket, shmPath, size: o.size, vectors: o.vectors,
-    nextJoin(timeoutMs = 120_000) {
-      if (ended) return Promise.reject(devmapError('ERR_DEVMAP_SERVER', 'the ivshmem server has ended'));
-      return new Promise<number>((resolve, reject) => {
-        const w = {
-          ok: (id: number) => done(() => resolve(id)),
-          fail: (e: Error) => done(() => reject(e)),
-        };
-        const t = setTimeout(() => w.fail(devmapError('ERR_DEVMAP_TIMEOUT', `no peer joined the ivshmem server within ${timeoutMs / 1000} s`)), timeoutMs);
-        const done = (f: () => void): void => {
-          clearTimeout(t);
-          waiters.delete(w);
-          f();
-        };
-        waiters.add(w);
-      });
-    },
     async kill() {
       if (!ended) child.kill('SIGKILL');
       await exited;

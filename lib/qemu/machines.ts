@@ -112,9 +112,10 @@ export interface Machine {
    */
   fbcon?: 'bound' | 'detached';
   /**
-   * Several guests booted together, one QEMU each, named by role: each runs
-   * the machine's specs with DEVMAP_GUEST_ROLE set, and boots once the one
-   * before it has joined the ivshmem server (peer ids are the server's: specs exchange them in shared memory).
+   * Several guests booted side by side, one QEMU each, named by role: each
+   * runs the machine's specs with DEVMAP_GUEST_ROLE set. Peer ids are the
+   * ivshmem server's to give (in connection order): specs exchange them in
+   * shared memory, never assume them.
    * Default: one guest, no role.
    */
   guests?: string[];
