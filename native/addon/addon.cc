@@ -29,6 +29,16 @@ void ThrowErrno(Napi::Env env, int err, const char* syscall) {
   e.ThrowAsJavaScriptException();
 }
 
+Napi::Value BadArgs(Napi::Env env, const char* usage) {
+  Napi::TypeError::New(env, std::string(usage) + ": bad arguments").ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+Napi::Value OutOfRange(Napi::Env env, const char* msg) {
+  Napi::RangeError::New(env, msg).ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
 bool GetU64(Napi::Env env, const Napi::Value& v, const char* what, uint64_t* out) {
   if (v.IsNumber()) {
     double d = v.As<Napi::Number>().DoubleValue();

@@ -36,6 +36,16 @@ EnvState* State(Napi::Env env);
 // Throws a Node-style system error (code, errno, syscall) for `err`.
 void ThrowErrno(Napi::Env env, int err, const char* syscall);
 
+// Throws a TypeError "<usage>: bad arguments" for an addon function called
+// wrongly (lib/ checks arguments first: this is the last line of defence).
+Napi::Value BadArgs(Napi::Env env, const char* usage);
+
+// Throws a RangeError with `msg`.
+Napi::Value OutOfRange(Napi::Env env, const char* msg);
+
+// constants.NAME = NAME, for the numbers lib/ needs from system headers.
+#define DEVMAP_CONST(obj, env, name) (obj).Set(#name, Napi::Number::New((env), (name)))
+
 // Reads a non-negative integer argument given as a Number or BigInt.
 // Returns false (with a JS exception pending) when it is neither.
 bool GetU64(Napi::Env env, const Napi::Value& v, const char* what, uint64_t* out);

@@ -103,8 +103,7 @@ static Napi::Value FbPutVar(const Napi::CallbackInfo& info) {
   int fd = Fd(info);
   if (fd < 0) return env.Undefined();
   if (info.Length() < 3 || !info[1].IsObject() || !info[2].IsNumber()) {
-    Napi::TypeError::New(env, "fbPutVar(fd, changes, activate): bad arguments").ThrowAsJavaScriptException();
-    return env.Undefined();
+    return BadArgs(env, "fbPutVar(fd, changes, activate)");
   }
   fb_var_screeninfo var{};
   if (!IoctlOk(env, fd, FBIOGET_VSCREENINFO, &var)) return env.Undefined();
@@ -112,8 +111,7 @@ static Napi::Value FbPutVar(const Napi::CallbackInfo& info) {
   if (!Field(c, "xres", &var.xres) || !Field(c, "yres", &var.yres) || !Field(c, "xresVirtual", &var.xres_virtual) ||
       !Field(c, "yresVirtual", &var.yres_virtual) || !Field(c, "xoffset", &var.xoffset) ||
       !Field(c, "yoffset", &var.yoffset) || !Field(c, "bitsPerPixel", &var.bits_per_pixel)) {
-    Napi::RangeError::New(env, "fbPutVar: a field is out of range").ThrowAsJavaScriptException();
-    return env.Undefined();
+    return OutOfRange(env, "fbPutVar: a field is out of range");
   }
   var.activate = info[2].As<Napi::Number>().Uint32Value();
   if (!IoctlOk(env, fd, FBIOPUT_VSCREENINFO, &var)) return env.Undefined();
@@ -126,8 +124,7 @@ static Napi::Value FbPan(const Napi::CallbackInfo& info) {
   int fd = Fd(info);
   if (fd < 0) return env.Undefined();
   if (info.Length() < 3 || !info[1].IsNumber() || !info[2].IsNumber()) {
-    Napi::TypeError::New(env, "fbPan(fd, x, y): bad arguments").ThrowAsJavaScriptException();
-    return env.Undefined();
+    return BadArgs(env, "fbPan(fd, x, y)");
   }
   fb_var_screeninfo var{};
   if (!IoctlOk(env, fd, FBIOGET_VSCREENINFO, &var)) return env.Undefined();
@@ -178,19 +175,19 @@ void InitFb(Napi::Env env, Napi::Object exports) {
   exports.Set("fbPan", Napi::Function::New(env, FbPan, "fbPan"));
   exports.Set("fbWaitForVsync", Napi::Function::New(env, FbWaitForVsync, "fbWaitForVsync"));
   Napi::Object c = exports.Get("constants").As<Napi::Object>();
-  c.Set("FBIOBLANK", Napi::Number::New(env, FBIOBLANK));
-  c.Set("FB_BLANK_UNBLANK", Napi::Number::New(env, FB_BLANK_UNBLANK));
-  c.Set("FB_BLANK_POWERDOWN", Napi::Number::New(env, FB_BLANK_POWERDOWN));
-  c.Set("FB_ACTIVATE_NOW", Napi::Number::New(env, FB_ACTIVATE_NOW));
-  c.Set("FB_ACTIVATE_TEST", Napi::Number::New(env, FB_ACTIVATE_TEST));
-  c.Set("FB_ACTIVATE_FORCE", Napi::Number::New(env, FB_ACTIVATE_FORCE));
-  c.Set("FB_VISUAL_TRUECOLOR", Napi::Number::New(env, FB_VISUAL_TRUECOLOR));
-  c.Set("FB_VISUAL_DIRECTCOLOR", Napi::Number::New(env, FB_VISUAL_DIRECTCOLOR));
-  c.Set("FB_VISUAL_PSEUDOCOLOR", Napi::Number::New(env, FB_VISUAL_PSEUDOCOLOR));
-  c.Set("KDSETMODE", Napi::Number::New(env, KDSETMODE));
-  c.Set("KDGETMODE", Napi::Number::New(env, KDGETMODE));
-  c.Set("KD_TEXT", Napi::Number::New(env, KD_TEXT));
-  c.Set("KD_GRAPHICS", Napi::Number::New(env, KD_GRAPHICS));
+  DEVMAP_CONST(c, env, FBIOBLANK);
+  DEVMAP_CONST(c, env, FB_BLANK_UNBLANK);
+  DEVMAP_CONST(c, env, FB_BLANK_POWERDOWN);
+  DEVMAP_CONST(c, env, FB_ACTIVATE_NOW);
+  DEVMAP_CONST(c, env, FB_ACTIVATE_TEST);
+  DEVMAP_CONST(c, env, FB_ACTIVATE_FORCE);
+  DEVMAP_CONST(c, env, FB_VISUAL_TRUECOLOR);
+  DEVMAP_CONST(c, env, FB_VISUAL_DIRECTCOLOR);
+  DEVMAP_CONST(c, env, FB_VISUAL_PSEUDOCOLOR);
+  DEVMAP_CONST(c, env, KDSETMODE);
+  DEVMAP_CONST(c, env, KDGETMODE);
+  DEVMAP_CONST(c, env, KD_TEXT);
+  DEVMAP_CONST(c, env, KD_GRAPHICS);
 }
 
 }  // namespace devmap

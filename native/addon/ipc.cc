@@ -26,11 +26,6 @@ static bool IsFd(const Napi::Value& v) {
   return v.IsNumber() && v.As<Napi::Number>().Int32Value() >= 0;
 }
 
-static Napi::Value BadArgs(Napi::Env env, const char* usage) {
-  Napi::TypeError::New(env, std::string(usage) + ": bad arguments").ThrowAsJavaScriptException();
-  return env.Undefined();
-}
-
 // eventfd(initval, flags) -> fd
 static Napi::Value Eventfd(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -55,8 +50,7 @@ static Napi::Value SendFds(const Napi::CallbackInfo& info) {
   Napi::TypedArray data = info[1].As<Napi::TypedArray>();
   Napi::Array list = info[2].As<Napi::Array>();
   if (data.ByteLength() == 0 || list.Length() > kMaxFds) {
-    Napi::RangeError::New(env, "sendFds: data must not be empty and fds must hold at most 253 fds").ThrowAsJavaScriptException();
-    return env.Undefined();
+    return OutOfRange(env, "sendFds: data must not be empty and fds must hold at most 253 fds");
   }
   std::vector<int> fds;
   for (uint32_t i = 0; i < list.Length(); i++) {
@@ -103,8 +97,7 @@ static Napi::Value RecvFds(const Napi::CallbackInfo& info) {
   uint32_t maxData = info[1].As<Napi::Number>().Uint32Value();
   uint32_t maxFds = info[2].As<Napi::Number>().Uint32Value();
   if (maxData == 0 || maxData > kMaxData || maxFds > kMaxFds) {
-    Napi::RangeError::New(env, "recvFds: maxData must be in [1, 1048576] and maxFds in [0, 253]").ThrowAsJavaScriptException();
-    return env.Undefined();
+    return OutOfRange(env, "recvFds: maxData must be in [1, 1048576] and maxFds in [0, 253]");
   }
   std::vector<uint8_t> buf(maxData);
   std::vector<char> control(CMSG_SPACE(sizeof(int) * (maxFds ? maxFds : 1)));
@@ -151,8 +144,7 @@ static Napi::Value UnixConnect(const Napi::CallbackInfo& info) {
   struct sockaddr_un addr;
   memset(&addr, 0, sizeof addr);
   if (path.empty() || path.size() >= sizeof addr.sun_path) {
-    Napi::RangeError::New(env, "unixConnect: path must be 1 to 107 bytes").ThrowAsJavaScriptException();
-    return env.Undefined();
+    return OutOfRange(env, "unixConnect: path must be 1 to 107 bytes");
   }
   addr.sun_family = AF_UNIX;
   memcpy(addr.sun_path, path.data(), path.size());
@@ -217,8 +209,7 @@ static Napi::Value Poll(const Napi::CallbackInfo& info) {
   short events = static_cast<short>(info[1].As<Napi::Number>().Int32Value());
   int timeout = info[2].As<Napi::Number>().Int32Value();
   if (list.Length() == 0 || list.Length() > 1024 || timeout < 0) {
-    Napi::RangeError::New(env, "poll: 1 to 1024 fds and a timeout >= 0 ms (never infinite)").ThrowAsJavaScriptException();
-    return env.Undefined();
+    return OutOfRange(env, "poll: 1 to 1024 fds and a timeout >= 0 ms (never infinite)");
   }
   std::vector<struct pollfd> fds;
   for (uint32_t i = 0; i < list.Length(); i++) {
@@ -239,13 +230,13 @@ void InitIpc(Napi::Env env, Napi::Object exports) {
   exports.Set("unixConnect", Napi::Function::New(env, UnixConnect, "unixConnect"));
   exports.Set("poll", Napi::Function::New(env, Poll, "poll"));
   Napi::Object c = exports.Get("constants").As<Napi::Object>();
-  c.Set("EFD_CLOEXEC", Napi::Number::New(env, EFD_CLOEXEC));
-  c.Set("EFD_NONBLOCK", Napi::Number::New(env, EFD_NONBLOCK));
-  c.Set("EFD_SEMAPHORE", Napi::Number::New(env, EFD_SEMAPHORE));
-  c.Set("POLLIN", Napi::Number::New(env, POLLIN));
-  c.Set("POLLERR", Napi::Number::New(env, POLLERR));
-  c.Set("POLLHUP", Napi::Number::New(env, POLLHUP));
-  c.Set("POLLNVAL", Napi::Number::New(env, POLLNVAL));
+  DEVMAP_CONST(c, env, EFD_CLOEXEC);
+  DEVMAP_CONST(c, env, EFD_NONBLOCK);
+  DEVMAP_CONST(c, env, EFD_SEMAPHORE);
+  DEVMAP_CONST(c, env, POLLIN);
+  DEVMAP_CONST(c, env, POLLERR);
+  DEVMAP_CONST(c, env, POLLHUP);
+  DEVMAP_CONST(c, env, POLLNVAL);
 }
 
 }  // namespace devmap

@@ -28,17 +28,14 @@ static void FinalizeRegion(Napi::Env env, void*, Region* r) {
 static Napi::Value Mmap(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 5 || !info[0].IsNumber() || !info[2].IsNumber() || !info[3].IsNumber()) {
-    Napi::TypeError::New(env, "mmap(fd, length, prot, flags, offset): bad arguments")
-        .ThrowAsJavaScriptException();
-    return env.Undefined();
+    return BadArgs(env, "mmap(fd, length, prot, flags, offset)");
   }
   int fd = info[0].As<Napi::Number>().Int32Value();
   uint64_t length, offset;
   if (!GetU64(env, info[1], "length", &length) || !GetU64(env, info[4], "offset", &offset))
     return env.Undefined();
   if (length == 0 || length > SIZE_MAX || offset > static_cast<uint64_t>(INT64_MAX)) {
-    Napi::RangeError::New(env, "mmap: length or offset out of range").ThrowAsJavaScriptException();
-    return env.Undefined();
+    return OutOfRange(env, "mmap: length or offset out of range");
   }
   int prot = info[2].As<Napi::Number>().Int32Value();
   int flags = info[3].As<Napi::Number>().Int32Value();
@@ -56,8 +53,7 @@ static Napi::Value Mmap(const Napi::CallbackInfo& info) {
 static Napi::Value Munmap(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsArrayBuffer()) {
-    Napi::TypeError::New(env, "munmap(arrayBuffer): bad arguments").ThrowAsJavaScriptException();
-    return env.Undefined();
+    return BadArgs(env, "munmap(arrayBuffer)");
   }
   Napi::ArrayBuffer ab = info[0].As<Napi::ArrayBuffer>();
   EnvState* state = State(env);
@@ -101,9 +97,7 @@ static Napi::Value RangeCall(const Napi::CallbackInfo& info, const char* name) {
   uint64_t off, len;
   if (info.Length() < 4 || !info[3].IsNumber() || !GetU64(env, info[1], "offset", &off) ||
       !GetU64(env, info[2], "length", &len)) {
-    if (!env.IsExceptionPending())
-      Napi::TypeError::New(env, std::string(name) + ": bad arguments").ThrowAsJavaScriptException();
-    return env.Undefined();
+    return env.IsExceptionPending() ? env.Undefined() : BadArgs(env, name);
   }
   uint8_t* p = Span(env, info[0], off, len, name);
   if (p == nullptr) return env.Undefined();
@@ -203,8 +197,7 @@ static void SetC(Napi::Env env, Napi::Object exports, const char* name, napi_cal
 static Napi::Value Address(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsArrayBuffer()) {
-    Napi::TypeError::New(env, "address(arrayBuffer): bad arguments").ThrowAsJavaScriptException();
-    return env.Undefined();
+    return BadArgs(env, "address(arrayBuffer)");
   }
   return Napi::BigInt::New(env, static_cast<uint64_t>(reinterpret_cast<uintptr_t>(info[0].As<Napi::ArrayBuffer>().Data())));
 }

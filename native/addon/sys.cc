@@ -14,8 +14,7 @@ namespace devmap {
 static Napi::Value MemfdCreate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 2 || !info[0].IsString() || !info[1].IsNumber()) {
-    Napi::TypeError::New(env, "memfdCreate(name, flags): bad arguments").ThrowAsJavaScriptException();
-    return env.Undefined();
+    return BadArgs(env, "memfdCreate(name, flags)");
   }
   std::string name = info[0].As<Napi::String>().Utf8Value();
   int fd = memfd_create(name.c_str(), info[1].As<Napi::Number>().Uint32Value());
@@ -32,8 +31,7 @@ static Napi::Value MemfdCreate(const Napi::CallbackInfo& info) {
 static Napi::Value Ioctl(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) {
-    Napi::TypeError::New(env, "ioctl(fd, request, arg): bad arguments").ThrowAsJavaScriptException();
-    return env.Undefined();
+    return BadArgs(env, "ioctl(fd, request, arg)");
   }
   int fd = info[0].As<Napi::Number>().Int32Value();
   unsigned long req = static_cast<unsigned long>(info[1].As<Napi::Number>().Int64Value());
@@ -44,9 +42,7 @@ static Napi::Value Ioctl(const Napi::CallbackInfo& info) {
     // size from `req` (_IOC_SIZE), so refuse a view smaller than that.
     size_t need = (req >> 16) & 0x3fff;
     if (ta.ByteLength() < need) {
-      Napi::RangeError::New(env, "ioctl: argument buffer smaller than the request's size")
-          .ThrowAsJavaScriptException();
-      return env.Undefined();
+      return OutOfRange(env, "ioctl: argument buffer smaller than the request's size");
     }
     arg = reinterpret_cast<unsigned long>(static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset());
   } else if (info.Length() > 2 && info[2].IsNumber()) {
@@ -75,24 +71,24 @@ void InitSys(Napi::Env env, Napi::Object exports) {
 
   Napi::Object c = Napi::Object::New(env);
   c.Set("PAGE_SIZE", Napi::Number::New(env, static_cast<double>(sysconf(_SC_PAGESIZE))));
-  c.Set("PROT_READ", Napi::Number::New(env, PROT_READ));
-  c.Set("PROT_WRITE", Napi::Number::New(env, PROT_WRITE));
-  c.Set("MAP_SHARED", Napi::Number::New(env, MAP_SHARED));
-  c.Set("MAP_PRIVATE", Napi::Number::New(env, MAP_PRIVATE));
-  c.Set("MS_SYNC", Napi::Number::New(env, MS_SYNC));
-  c.Set("MS_ASYNC", Napi::Number::New(env, MS_ASYNC));
-  c.Set("MS_INVALIDATE", Napi::Number::New(env, MS_INVALIDATE));
-  c.Set("MADV_NORMAL", Napi::Number::New(env, MADV_NORMAL));
-  c.Set("MADV_RANDOM", Napi::Number::New(env, MADV_RANDOM));
-  c.Set("MADV_SEQUENTIAL", Napi::Number::New(env, MADV_SEQUENTIAL));
-  c.Set("MADV_WILLNEED", Napi::Number::New(env, MADV_WILLNEED));
-  c.Set("MADV_DONTNEED", Napi::Number::New(env, MADV_DONTNEED));
-  c.Set("MADV_DONTFORK", Napi::Number::New(env, MADV_DONTFORK));
-  c.Set("MADV_DOFORK", Napi::Number::New(env, MADV_DOFORK));
-  c.Set("MADV_HUGEPAGE", Napi::Number::New(env, MADV_HUGEPAGE));
-  c.Set("MADV_NOHUGEPAGE", Napi::Number::New(env, MADV_NOHUGEPAGE));
-  c.Set("MFD_CLOEXEC", Napi::Number::New(env, MFD_CLOEXEC));
-  c.Set("MFD_ALLOW_SEALING", Napi::Number::New(env, MFD_ALLOW_SEALING));
+  DEVMAP_CONST(c, env, PROT_READ);
+  DEVMAP_CONST(c, env, PROT_WRITE);
+  DEVMAP_CONST(c, env, MAP_SHARED);
+  DEVMAP_CONST(c, env, MAP_PRIVATE);
+  DEVMAP_CONST(c, env, MS_SYNC);
+  DEVMAP_CONST(c, env, MS_ASYNC);
+  DEVMAP_CONST(c, env, MS_INVALIDATE);
+  DEVMAP_CONST(c, env, MADV_NORMAL);
+  DEVMAP_CONST(c, env, MADV_RANDOM);
+  DEVMAP_CONST(c, env, MADV_SEQUENTIAL);
+  DEVMAP_CONST(c, env, MADV_WILLNEED);
+  DEVMAP_CONST(c, env, MADV_DONTNEED);
+  DEVMAP_CONST(c, env, MADV_DONTFORK);
+  DEVMAP_CONST(c, env, MADV_DOFORK);
+  DEVMAP_CONST(c, env, MADV_HUGEPAGE);
+  DEVMAP_CONST(c, env, MADV_NOHUGEPAGE);
+  DEVMAP_CONST(c, env, MFD_CLOEXEC);
+  DEVMAP_CONST(c, env, MFD_ALLOW_SEALING);
   exports.Set("constants", c);
 }
 
