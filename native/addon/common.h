@@ -50,6 +50,43 @@ Napi::Value OutOfRange(Napi::Env env, const char* msg);
 // Returns false (with a JS exception pending) when it is neither.
 bool GetU64(Napi::Env env, const Napi::Value& v, const char* what, uint64_t* out);
 
+// One blocking system call on libuv's thread pool, settling a promise:
+// rejected with a Node-style system error (ThrowErrno) when Run() returns
+// an errno, else resolved with Result(). Start() queues it; the worker
+// deletes itself once settled.
+class SyscallWorker : public Napi::AsyncWorker {
+ public:
+  Napi::Promise Start() {
+    Napi::Promise p = deferred_.Promise();
+    Queue();
+    return p;
+  }
+
+ protected:
+  SyscallWorker(Napi::Env env, const char* resource, const char* syscall)
+      : Napi::AsyncWorker(env, resource), deferred_(Napi::Promise::Deferred::New(env)), syscall_(syscall) {}
+  // On the pool thread: 0, or the errno of the failed call.
+  virtual int Run() = 0;
+  // On the JavaScript thread, after Run() returned 0.
+  virtual Napi::Value Result(Napi::Env env) { return env.Undefined(); }
+
+ private:
+  void Execute() override { err_ = Run(); }
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (err_ == 0) {
+      deferred_.Resolve(Result(env));
+      return;
+    }
+    ThrowErrno(env, err_, syscall_);
+    deferred_.Reject(env.GetAndClearPendingException().Value());
+  }
+
+  Napi::Promise::Deferred deferred_;
+  const char* syscall_;
+  int err_ = 0;
+};
+
 void InitMapping(Napi::Env env, Napi::Object exports);
 void InitSys(Napi::Env env, Napi::Object exports);
 void InitFb(Napi::Env env, Napi::Object exports);

@@ -136,37 +136,23 @@ static Napi::Value FbPan(const Napi::CallbackInfo& info) {
 
 // fbWaitForVsync(fd) -> Promise: FBIO_WAITFORVSYNC blocks until the next
 // vertical blank, so it runs on the libuv thread pool, not the JS thread.
-class VsyncWorker : public Napi::AsyncWorker {
+// FBIO_WAITFORVSYNC blocks until the next vertical blank: on the pool.
+class VsyncWorker : public SyscallWorker {
  public:
-  VsyncWorker(Napi::Env env, int fd) : Napi::AsyncWorker(env), fd_(fd), deferred_(Napi::Promise::Deferred::New(env)) {}
-  Napi::Promise Promise() { return deferred_.Promise(); }
-  void Execute() override {
-    __u32 crtc = 0;
-    if (ioctl(fd_, FBIO_WAITFORVSYNC, &crtc) != 0) err_ = errno;
-  }
-  void OnOK() override {
-    if (err_ == 0) {
-      deferred_.Resolve(Env().Undefined());
-      return;
-    }
-    ThrowErrno(Env(), err_, "ioctl");
-    Napi::Error e = Env().GetAndClearPendingException();
-    deferred_.Reject(e.Value());
-  }
+  VsyncWorker(Napi::Env env, int fd) : SyscallWorker(env, "devmap.vsync", "ioctl"), fd_(fd) {}
 
  private:
+  int Run() override {
+    __u32 crtc = 0;
+    return ioctl(fd_, FBIO_WAITFORVSYNC, &crtc) == 0 ? 0 : errno;
+  }
   int fd_;
-  int err_ = 0;
-  Napi::Promise::Deferred deferred_;
 };
 
 static Napi::Value FbWaitForVsync(const Napi::CallbackInfo& info) {
   int fd = Fd(info);
   if (fd < 0) return info.Env().Undefined();
-  auto* w = new VsyncWorker(info.Env(), fd);
-  Napi::Promise p = w->Promise();
-  w->Queue();
-  return p;
+  return (new VsyncWorker(info.Env(), fd))->Start();
 }
 
 void InitFb(Napi::Env env, Napi::Object exports) {

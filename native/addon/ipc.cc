@@ -166,38 +166,26 @@ static Napi::Value UnixConnect(const Napi::CallbackInfo& info) {
 // thread pool so the event loop keeps running. The caller bounds the wait
 // (timeout) and wakes it early by making one of `fds` readable (an eventfd
 // it owns): closing an fd does not wake a poll() that waits on it.
-class PollWorker : public Napi::AsyncWorker {
+class PollWorker : public SyscallWorker {
  public:
   PollWorker(Napi::Env env, std::vector<struct pollfd> fds, int timeout)
-      : Napi::AsyncWorker(env, "devmap.poll"), deferred_(Napi::Promise::Deferred::New(env)), fds_(std::move(fds)), timeout_(timeout) {}
-  Napi::Promise Promise() { return deferred_.Promise(); }
+      : SyscallWorker(env, "devmap.poll", "poll"), fds_(std::move(fds)), timeout_(timeout) {}
 
- protected:
-  void Execute() override {
+ private:
+  int Run() override {
     int rc;
     do {
       rc = ::poll(fds_.data(), fds_.size(), timeout_);
     } while (rc < 0 && errno == EINTR);
-    err_ = rc < 0 ? errno : 0;
+    return rc < 0 ? errno : 0;
   }
-  void OnOK() override {
-    Napi::Env env = Env();
-    if (err_ != 0) {
-      ThrowErrno(env, err_, "poll");
-      Napi::Error e = env.GetAndClearPendingException();
-      deferred_.Reject(e.Value());
-      return;
-    }
+  Napi::Value Result(Napi::Env env) override {
     Napi::Array out = Napi::Array::New(env, fds_.size());
     for (size_t i = 0; i < fds_.size(); i++) out.Set(static_cast<uint32_t>(i), Napi::Number::New(env, fds_[i].revents));
-    deferred_.Resolve(out);
+    return out;
   }
-
- private:
-  Napi::Promise::Deferred deferred_;
   std::vector<struct pollfd> fds_;
   int timeout_;
-  int err_ = 0;
 };
 
 static Napi::Value Poll(const Napi::CallbackInfo& info) {
@@ -217,10 +205,7 @@ static Napi::Value Poll(const Napi::CallbackInfo& info) {
     if (!IsFd(v)) return BadArgs(env, "poll: fds must be non-negative integers");
     fds.push_back({v.As<Napi::Number>().Int32Value(), events, 0});
   }
-  PollWorker* w = new PollWorker(env, std::move(fds), timeout);
-  Napi::Promise p = w->Promise();
-  w->Queue();
-  return p;
+  return (new PollWorker(env, std::move(fds), timeout))->Start();
 }
 
 void InitIpc(Napi::Env env, Napi::Object exports) {

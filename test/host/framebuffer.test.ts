@@ -266,3 +266,14 @@ describe('colours, the test card and PNG', () => {
     expect(() => readPng('package.json')).toThrow(/is not a readable PNG/);
   });
 });
+
+describe('the native FBIO_WAITFORVSYNC call (fbSys.waitForVsync)', () => {
+  it('runs on the thread pool and rejects a device that is not a framebuffer with the ioctl errno', async () => {
+    const fd = memfd('not-a-framebuffer', 4096);
+    try {
+      await expect(fbSys.waitForVsync(fd)).rejects.toMatchObject({ code: 'ENOTTY', errno: -25, syscall: 'ioctl' });
+    } finally {
+      closeSync(fd);
+    }
+  });
+});
