@@ -4,7 +4,7 @@
 // host; bench/guests.mjs runs it with one spec file and reads the two JSON
 // lines it prints. Writes no artifacts (the test harness owns those).
 import base from '../qemu/vitest.guest.config.mjs';
-import { devmapGuestPool } from '../dist/qemu/vitest-pool.js';
+import { devmapGuestPool } from '../dist/harness/session/vitest-pool.js';
 
 const say = (o) => process.stdout.write(`${JSON.stringify(o)}\n`);
 let firstAt = 0;

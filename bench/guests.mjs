@@ -8,9 +8,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { Channel, openHostFile } from '../dist/index.js';
-import { closeSession, openSession } from '../dist/guest/session.js';
-import { MACHINES } from '../dist/qemu/machines.js';
-import { runGuest } from '../dist/qemu/runner.js';
+import { closeSession, openSession } from '../dist/harness/session/session.js';
+import { MACHINES } from '../dist/harness/machines/machines.js';
+import { runGuest } from '../dist/harness/qemu/runner.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = dirname(here);

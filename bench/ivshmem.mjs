@@ -12,7 +12,7 @@
 import { performance } from 'node:perf_hooks';
 
 import { Ivshmem } from 'devmap';
-import { Channel } from '../dist/channel.js';
+import { Channel } from '../dist/ipc/channel.js';
 
 const MiB = 1 << 20;
 const KiB = 1 << 10;

@@ -1,30 +1,11 @@
-// Public entry point of the devmap package. Nothing inside lib/ imports this file.
+// Public entry point of the devmap package: the core, then one line per
+// device folder. Nothing inside lib/ imports this file.
 export { mapFile, mapFd, Mapping, PAGE_SIZE } from './mapping.js';
 export type { MapOptions, Advice } from './mapping.js';
 export { readMaps, parseMaps, findVma } from './maps.js';
 export type { Vma } from './maps.js';
-export { memfd } from './memfd.js';
 export type { SystemError } from './errors.js';
-export { Framebuffer, fbSys } from './fb/framebuffer.js';
-export type { FbInfo, FbSys, ModeRequest } from './fb/framebuffer.js';
-export type { FbFix, FbVar, FbBitfield } from './native.js';
-export { parseColor, PixelCodec } from './fb/pixel.js';
-export type { Color, Image, PixelFormat, Bitfield } from './fb/pixel.js';
-export type { Rect } from './fb/rect.js';
-export { readPng, writePng, encodePng, fitImage } from './fb/png.js';
-export { testCard } from './fb/pattern.js';
-export { setConsoleMode, detachFbcon, fbconBound, listVtConsoles } from './fb/console.js';
-export type { VtConsole } from './fb/console.js';
-export { Edu } from './edu.js';
-export type { EduInfo, EduStats } from './edu.js';
-export { DmaBuffer } from './dma.js';
-export type { TransferOptions } from './dma.js';
-export { Ivshmem, openHostFile, NO_DEVICE, IVSHMEM_VENDOR, IVSHMEM_DEVICE } from './ivshmem.js';
-export type { CacheMode, Register, Variant, IvshmemDevice, OpenOptions, IvshmemDeps, SysfsReader, WaitOptions } from './ivshmem.js';
-export type { IvshmemHostFile, HostFileOptions } from './ivshmem.js';
-export { Channel, HEADER_SIZE } from './channel.js';
-export type { Message, Received, ChannelOptions, ChannelWake } from './channel.js';
-export { startIvshmemServer, MAX_VECTORS } from './ivshmem-server.js';
-export type { IvshmemServer, IvshmemServerOptions } from './ivshmem-server.js';
-export { IvshmemPeer, connectIvshmemPeer } from './ivshmem-peer.js';
-export type { PeerOptions } from './ivshmem-peer.js';
+export * from './fb/index.js';
+export * from './edu/index.js';
+export * from './ivshmem/index.js';
+export * from './ipc/index.js';

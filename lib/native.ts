@@ -1,8 +1,10 @@
-// The one place the addon is loaded. Imports nothing else from lib/.
+// The one place the addon is loaded. Imports nothing else from lib/ but the
+// path helper (a leaf without side effects).
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+
+import { packageRoot } from './paths.js';
 
 /** Hand-written types of every export of native/addon. */
 export interface NativeAddon {
@@ -132,9 +134,6 @@ export interface NativeConstants {
   POLLHUP: number;
   POLLNVAL: number;
 }
-
-/** Package root: dist/ or lib/ sits directly under it. */
-export const packageRoot = dirname(dirname(fileURLToPath(import.meta.url)));
 
 function load(): [NativeAddon, string] {
   // DEVMAP_ADDON names a prebuilt addon (a cross build for a guest, say).

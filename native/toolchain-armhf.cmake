@@ -1,6 +1,6 @@
 # CMake toolchain for the armhf guest's addon (Debian's cross compilers:
 # gcc-arm-linux-gnueabihf, g++-arm-linux-gnueabihf). Used by
-# lib/guest/cross-addon.ts through scripts/build-addon.mjs --cmake:
+# lib/harness/image/foreign.ts (crossAddon) through scripts/build-addon.mjs --cmake:
 #   node scripts/build-addon.mjs --cmake --out build/armhf --CDCMAKE_TOOLCHAIN_FILE=native/toolchain-armhf.cmake
 set(CMAKE_SYSTEM_NAME Linux)
 set(CMAKE_SYSTEM_PROCESSOR arm)

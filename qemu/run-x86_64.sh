@@ -1,7 +1,7 @@
 #!/bin/sh
 # Boot the x86_64 guest by hand with an interactive shell on its serial
 # console. The machine (devices, PCI addresses, kernel command line) is the
-# data in lib/qemu/machines.ts; this only calls the CLI that reads it.
+# data in lib/harness/machines/machines.ts; this only calls the CLI that reads it.
 #
 #   qemu/run-x86_64.sh                         a shell in the guest
 #   qemu/run-x86_64.sh --with /usr/bin/strace  ...with a host program along

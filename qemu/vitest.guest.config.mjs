@@ -1,5 +1,5 @@
 // The guest tier with vitest on the host and its worker in a QEMU guest
-// (lib/qemu/vitest-pool.ts): one guest runs every test/guest/** file.
+// (lib/harness/session/vitest-pool.ts): one guest runs every test/guest/** file.
 //   node node_modules/vitest/vitest.mjs run --config qemu/vitest.guest.config.mjs
 // DEVMAP_MACHINE picks the machine (default x86_64) and with it the specs;
 // a machine with several guests runs one of these per guest (scripts/test.mjs).
@@ -7,9 +7,9 @@
 import { fileURLToPath } from 'node:url';
 import { configDefaults, defineConfig } from 'vitest/config';
 
-import { devmapGuestPool } from '../dist/qemu/vitest-pool.js';
-import { machineSpecs } from '../dist/guest/session.js';
-import { DEFAULT_MACHINE, MACHINES } from '../dist/qemu/machines.js';
+import { devmapGuestPool } from '../dist/harness/session/vitest-pool.js';
+import { machineSpecs } from '../dist/harness/session/session.js';
+import { DEFAULT_MACHINE, MACHINES } from '../dist/harness/machines/machines.js';
 
 // The specs this machine runs (machine.specs; default all of test/guest).
 const specs = machineSpecs(MACHINES[process.env.DEVMAP_MACHINE || DEFAULT_MACHINE] ?? MACHINES[DEFAULT_MACHINE]);

@@ -102,14 +102,14 @@ async function vitest(name, vitestArgs, env = {}, prefix = '') {
  * one per role, booted one after the other joined the ivshmem server and
  * then running side by side: vitest runs here with
  * qemu/vitest.guest.config.mjs, whose pool boots the guest and runs vitest's
- * worker inside it (lib/qemu/vitest-pool.ts); host hooks, the ivshmem marker
- * and the ivshmem server come from lib/guest/session.ts.
+ * worker inside it (lib/harness/session/vitest-pool.ts); host hooks, the ivshmem marker
+ * and the ivshmem server come from lib/harness/session/session.ts.
  */
 async function guestTiers() {
-  const { prepareImage } = await import('../dist/guest/image.js');
-  const { openSession, closeSession, sessionEnv, guestArtifact } = await import('../dist/guest/session.js');
-  const { onCleanup } = await import('../dist/qemu/cleanup.js');
-  const { MACHINES } = await import('../dist/qemu/machines.js');
+  const { prepareImage } = await import('../dist/harness/image/image.js');
+  const { openSession, closeSession, sessionEnv, guestArtifact } = await import('../dist/harness/session/session.js');
+  const { onCleanup } = await import('../dist/harness/qemu/cleanup.js');
+  const { MACHINES } = await import('../dist/harness/machines/machines.js');
   // Ctrl-C reaches the vitest runs too (same process group); SIGTERM to us alone must as well.
   onCleanup(() => running.forEach((c) => c.kill('SIGTERM')));
   const names = machinesAsked.length ? machinesAsked : Object.keys(MACHINES);

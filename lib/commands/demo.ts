@@ -4,7 +4,7 @@
 import type { CommandModule } from 'yargs';
 
 import { demoFailed, describeDemo, runDemo } from '../demo/host.js';
-import { machineNames } from '../qemu/machines.js';
+import { machineNames } from '../harness/machines/machines.js';
 
 export const demoCommand: CommandModule<object, { out: string; machine?: string; message?: string; timeout: number }> = {
   command: 'demo',

@@ -2,10 +2,10 @@
 // devmap edu driver.
 import type { Argv, CommandModule } from 'yargs';
 
-import { Edu } from '../edu.js';
-import { EDU_WINDOW } from '../dma.js';
+import { Edu } from '../edu/device.js';
+import { EDU_WINDOW } from '../edu/abi.js';
 import { findVma, readMaps } from '../maps.js';
-import { formatBytes, hexdump, parseSize } from '../format.js';
+import { formatBytes, hexdump, parseSize } from './format.js';
 
 interface Common {
   device: string;

@@ -5,12 +5,12 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 
-import { prepareImage } from '../guest/image.js';
-import { parseSize } from '../qemu/ivshmem-file.js';
-import { DEFAULT_MACHINE, MACHINES, machineNames } from '../qemu/machines.js';
-import { findMachine, runGuest } from '../qemu/runner.js';
+import { prepareImage } from '../harness/image/image.js';
+import { DEFAULT_MACHINE, findMachine, MACHINES, machineNames } from '../harness/machines/machines.js';
+import { runGuest } from '../harness/qemu/runner.js';
 import { devmapError, rangeError, typeError } from '../errors.js';
-import { MAX_VECTORS } from '../ivshmem-server.js';
+import { parseSize } from './format.js';
+import { MAX_VECTORS } from '../ivshmem/server.js';
 
 interface Common {
   machine: string;
@@ -24,7 +24,7 @@ interface Common {
 
 function common<T>(y: Argv<T>): Argv<T & Common> {
   return y
-    .option('machine', { alias: 'm', type: 'string', default: DEFAULT_MACHINE, choices: machineNames(), describe: 'machine definition (lib/qemu/machines.ts)' })
+    .option('machine', { alias: 'm', type: 'string', default: DEFAULT_MACHINE, choices: machineNames(), describe: 'machine definition (lib/harness/machines/machines.ts)' })
     .option('ivshmem', { type: 'string', describe: 'back the ivshmem BAR with HOSTFILE[:SIZE] (created at SIZE if missing, kept afterwards); default: a fresh /dev/shm file, removed' })
     .option('with', { type: 'string', array: true, describe: 'host file, program (with its libraries) or folder to bring in at the same path; repeatable' })
     .option('ivshmem-server', { type: 'string', describe: 'connect an ivshmem-doorbell device (PCI 00:07.0) to the devmap ivshmem-server at SOCKET[:VECTORS] (VECTORS = its -n, default 1): guest<->guest messaging' })
@@ -74,7 +74,7 @@ function doorbell(argv: Common): { ivshmemServer?: string; doorbellVectors?: num
 function ivshmemSpec(spec: string | undefined): { path: string; size?: number } | undefined {
   if (spec === undefined) return undefined;
   const m = /^(.*?)(?::(\w+))?$/.exec(spec)!;
-  return { path: m[1]!, ...(m[2] ? { size: parseSize(m[2]) } : {}) };
+  return { path: m[1]!, ...(m[2] ? { size: Number(parseSize(m[2], `--ivshmem ${spec}: size`)) } : {}) };
 }
 
 const run: CommandModule<object, Common & { screendump?: string; cmd?: string[]; _: (string | number)[] }> = {

@@ -4,12 +4,12 @@
 // server, --file maps a host backing file (no doorbells).
 import type { Argv, CommandModule } from 'yargs';
 
-import { Ivshmem } from '../ivshmem.js';
-import { openHostFile } from '../ivshmem-host.js';
-import { connectIvshmemPeer } from '../ivshmem-peer.js';
-import { startIvshmemServer } from '../ivshmem-server.js';
-import { Channel } from '../channel.js';
-import { parseSize } from '../format.js';
+import { Ivshmem } from '../ivshmem/device.js';
+import { openHostFile } from '../ivshmem/host.js';
+import { connectIvshmemPeer } from '../ivshmem/peer.js';
+import { startIvshmemServer } from '../ivshmem/server.js';
+import { Channel } from '../ipc/channel.js';
+import { parseSize } from './format.js';
 import { rangeError } from '../errors.js';
 import type { Mapping } from '../mapping.js';
 

@@ -2,9 +2,9 @@
 import { readFileSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
 
-import { Ivshmem, type CacheMode, type OpenOptions } from '../ivshmem.js';
+import { Ivshmem, type CacheMode, type OpenOptions } from '../ivshmem/device.js';
 import { findVma, readMaps } from '../maps.js';
-import { formatBytes, hexdump, parseSize } from '../format.js';
+import { formatBytes, hexdump, parseSize } from './format.js';
 import { rangeError } from '../errors.js';
 import { vmaLine } from './map.js';
 import { doorbellCommands } from './ivshmem-doorbell.js';

@@ -3,7 +3,7 @@ import type { CommandModule } from 'yargs';
 
 import { mapFile } from '../mapping.js';
 import { findVma, readMaps, type Vma } from '../maps.js';
-import { hexdump, parseSize } from '../format.js';
+import { hexdump, parseSize } from './format.js';
 
 export function vmaLine(v: Vma): string {
   const flags = v.vmFlags.length ? `  [${v.vmFlags.join(' ')}]` : '';

@@ -5,10 +5,10 @@
 import { createHash } from 'node:crypto';
 import { release, type } from 'node:os';
 
-import { Edu } from '../edu.js';
+import { Edu } from '../edu/device.js';
 import { Framebuffer } from '../fb/framebuffer.js';
 import { testCard } from '../fb/pattern.js';
-import { Ivshmem } from '../ivshmem.js';
+import { Ivshmem } from '../ivshmem/device.js';
 import { findVma, readMaps } from '../maps.js';
 import { GUEST_REPLY_AT, HOST_MESSAGE_AT, readMessage, SUMMARY_PREFIX, writeMessage } from './message.js';
 import { renderText } from './text.js';

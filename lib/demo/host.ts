@@ -7,11 +7,11 @@ import { join, resolve } from 'node:path';
 
 import { devmapError } from '../errors.js';
 import { readPng } from '../fb/png.js';
-import { stderrLog, type Log } from '../guest/cache.js';
-import { ensureHostTools } from '../guest/hosttools.js';
+import { stderrLog, type Log } from '../harness/image/cache.js';
+import { ensureHostTools } from '../harness/image/hosttools.js';
 import { mapFile } from '../mapping.js';
-import { packageRoot } from '../native.js';
-import { runGuest, type GuestResult } from '../qemu/runner.js';
+import { packageRoot } from '../paths.js';
+import { runGuest, type GuestResult } from '../harness/qemu/runner.js';
 import { GUEST_REPLY_AT, HOST_MESSAGE_AT, readMessage, SUMMARY_PREFIX, writeMessage } from './message.js';
 import { DEFAULT_FONT } from './text.js';
 

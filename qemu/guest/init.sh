@@ -1,6 +1,6 @@
 #!/bin/sh
 # /init of the devmap guest: PID 1, busybox sh, from the initramfs.
-# The host (lib/qemu/runner.ts) appends a small second archive with
+# The host (lib/harness/qemu/runner.ts) appends a small second archive with
 # /etc/devmap/run.env (modules to load, mode, environment) and
 # /etc/devmap/cmd (the command). The command's exit status goes back to
 # the host on the second serial port (ttyS1; see DEVMAP_STATUS), away from console output that

@@ -1,4 +1,4 @@
-// Host side of basic.test.ts, run by the guest suite (lib/guest/suite.ts):
+// Host side of basic.test.ts, run by the guest suite (lib/harness/session/session.ts loads every test/guest/*.host.mjs):
 // after the guest run, the guest's answer must be in the ivshmem backing file.
 import { closeSync, openSync, readSync } from 'node:fs';
 

@@ -6,8 +6,8 @@ import { closeSync, existsSync, openSync, readFileSync, readlinkSync, writeFileS
 import { basename } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-import { Edu, EDU_IOC } from '../../lib/edu.js';
-import { EDU_TO_DEVICE, encodeTransfer } from '../../lib/dma.js';
+import { Edu, EDU_IOC } from '../../lib/edu/device.js';
+import { EDU_TO_DEVICE, encodeTransfer } from '../../lib/edu/dma.js';
 import { mapFd } from '../../lib/mapping.js';
 import { findVma, readMaps } from '../../lib/maps.js';
 import { native } from '../../lib/native.js';
@@ -26,7 +26,7 @@ function failure(fn: () => unknown): { code?: string; syscall?: string; path?: s
   throw new Error('expected a failure');
 }
 
-/** A raw open file of the driver, bypassing lib/edu.ts's checks. */
+/** A raw open file of the driver, bypassing lib/edu/device.ts's checks. */
 function rawAlloc(fd: number, size: number): { id: number; offset: bigint; size: bigint } {
   const b = new Uint8Array(32);
   const v = new DataView(b.buffer);

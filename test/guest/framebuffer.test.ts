@@ -19,7 +19,7 @@ import { diffPixels, hostScreendump } from './helpers/host.js';
 
 const FBS = existsSync('/dev') ? readdirSync('/dev').filter((f) => /^fb\d+$/.test(f)).sort().map((f) => `/dev/${f}`) : [];
 const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
-/** Debian's fbset, brought in by the harness (lib/guest/hosttools.ts GUEST_PROGRAMS). */
+/** Debian's fbset, brought in by the harness (lib/harness/image/hosttools.ts GUEST_PROGRAMS). */
 const FBSET = '/bin/fbset';
 const inGuest = Boolean(process.env.DEVMAP_MACHINE);
 /** The driver's name of each framebuffer, from /proc/fb ("0 VESA VGA"). */

@@ -1,11 +1,11 @@
 // Host side of ivshmem-doorbell-pair.test.ts on a machine with two guests
 // (ping, pong) and an ivshmem server (x86_64-doorbell-pair). The harness
-// (lib/guest/session.ts) starts the server and boots ping, then pong once
+// (lib/harness/session/session.ts) starts the server and boots ping, then pong once
 // ping has joined; here the host joins first as a third peer (id 0, so
 // ping is 1 and pong 2), formats the channels, talks to both guests, and
 // kills the server when ping asks for it. Runs from dist/ (npm run build).
-import { Channel } from '../../dist/channel.js';
-import { connectIvshmemPeer } from '../../dist/ivshmem-peer.js';
+import { Channel } from '../../dist/ipc/channel.js';
+import { connectIvshmemPeer } from '../../dist/ivshmem/peer.js';
 
 // Mirrors the layout in ivshmem-doorbell-pair.test.ts.
 const CH = 64 * 1024;
@@ -74,7 +74,7 @@ function killOnRequest(host, server, timeoutMs) {
 
 let pair;
 
-/** @param {import('../../dist/guest/session.js').HookContext} ctx */
+/** @param {import('../../dist/harness/session/session.js').HookContext} ctx */
 export async function before(ctx) {
   if (!ctx.server || !ctx.roles.includes('ping') || !ctx.roles.includes('pong')) return {};
   const host = await connectIvshmemPeer(ctx.server.socket, { vectors: ctx.server.vectors });

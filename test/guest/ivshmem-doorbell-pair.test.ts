@@ -14,8 +14,8 @@
 import { spawn } from 'node:child_process';
 import { beforeAll, describe, expect, it } from 'vitest';
 
-import { Channel } from '../../lib/channel.js';
-import { Ivshmem } from '../../lib/ivshmem.js';
+import { Channel } from '../../lib/ipc/channel.js';
+import { Ivshmem } from '../../lib/ivshmem/device.js';
 
 // Shared-memory layout; ivshmem-doorbell-pair.host.mjs mirrors it.
 const CH = 64 * 1024;

@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 
-import { Ivshmem } from '../../lib/ivshmem.js';
+import { Ivshmem } from '../../lib/ivshmem/device.js';
 
 /** `wait`, or after `ms` close `s` (which wakes the read) and fail: never hang the guest. */
 async function within(ms: number, s: Ivshmem, wait: Promise<bigint>): Promise<bigint> {

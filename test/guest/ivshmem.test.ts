@@ -5,8 +5,8 @@ import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, constants as fsc, existsSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 
-import { Ivshmem, MODULE_NAME, type CacheMode } from '../../lib/ivshmem.js';
-import { IOC, cacheCode } from '../../lib/ivshmem-abi.js';
+import { Ivshmem, MODULE_NAME, type CacheMode } from '../../lib/ivshmem/device.js';
+import { IOC, cacheCode } from '../../lib/ivshmem/abi.js';
 import { mapFd, PAGE_SIZE } from '../../lib/mapping.js';
 import { findVma, readMaps } from '../../lib/maps.js';
 import { native } from '../../lib/native.js';
@@ -214,7 +214,7 @@ describe.skipIf(!dev0 || !MARKER)('ivshmem through /dev/ivshmem0 (needs an ivshm
 
 /** A process that maps ivshmem0, reports, then touches it once told to. */
 function childScript(): string {
-  const lib = new URL('../../dist/ivshmem.js', import.meta.url).href;
+  const lib = new URL('../../dist/ivshmem/device.js', import.meta.url).href;
   return `
     import { Ivshmem } from ${JSON.stringify(lib)};
     const s = Ivshmem.open();

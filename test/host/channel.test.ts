@@ -5,10 +5,10 @@ import { closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { Channel, HEADER_SIZE } from '../../lib/channel.js';
-import { I } from '../../lib/channel-layout.js';
+import { Channel, HEADER_SIZE } from '../../lib/ipc/channel.js';
+import { I } from '../../lib/ipc/layout.js';
 import { mapFd, type Mapping } from '../../lib/mapping.js';
-import { memfd } from '../../lib/memfd.js';
+import { memfd } from '../../lib/ipc/memfd.js';
 // @ts-expect-error plain .mjs fixture, no types
 import { payload as childPayload } from './fixtures/payload.mjs';
 

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-import { parseSize } from '../../lib/format.js';
+import { parseSize } from '../../lib/commands/format.js';
 import { PAGE_SIZE } from '../../lib/index.js';
 import { tempFile } from '../helpers/tmp.js';
 

@@ -7,8 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 
-import { EDU_BUF_MAX, EDU_WINDOW, XFER_SIZE, checkDmaSize, checkTransfer, encodeTransfer } from '../../lib/dma.js';
-import { Edu, EDU_IOC } from '../../lib/edu.js';
+import { EDU_BUF_MAX, EDU_IOC, EDU_WINDOW, XFER_SIZE, encodeTransfer } from '../../lib/edu/abi.js';
+import { checkDmaSize, checkTransfer } from '../../lib/edu/dma.js';
+import { Edu } from '../../lib/edu/device.js';
 import { native } from '../../lib/native.js';
 import { tempDir } from '../helpers/tmp.js';
 

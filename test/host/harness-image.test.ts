@@ -7,12 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { writeCpio } from '../../lib/guest/cpio.js';
-import { packageNames } from '../../lib/guest/debian.js';
-import { prepareImage, type GuestImage } from '../../lib/guest/image.js';
-import { resolveModules } from '../../lib/guest/kdeps.js';
-import { shellQuote } from '../../lib/qemu/args.js';
-import { parseSize, resolveIvshmem } from '../../lib/qemu/ivshmem-file.js';
+import { writeCpio } from '../../lib/harness/image/cpio.js';
+import { packageNames } from '../../lib/harness/image/debian.js';
+import { prepareImage, type GuestImage } from '../../lib/harness/image/image.js';
+import { resolveModules } from '../../lib/harness/image/kdeps.js';
+import { shellQuote } from '../../lib/harness/image/cache.js';
+import { isPow2, prepareHostFile } from '../../lib/ivshmem/host-file.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'devmap-image-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -29,11 +29,13 @@ describe('names and sizes', () => {
     expect(() => packageNames('6.1-amd64')).toThrow(/unexpected kernel ABI/);
   });
 
-  it('parses sizes and refuses an ivshmem size QEMU would abort on', () => {
-    expect(parseSize('4M')).toBe(4 << 20);
-    expect(parseSize('64k')).toBe(65536);
-    expect(() => parseSize('4 MB')).toThrow(RangeError);
-    expect(() => resolveIvshmem({ path: join(dir, 'shm'), size: 3 << 20 }, 0)).toThrow(/power of two/);
+  it('refuses an ivshmem size QEMU would abort on, past 2^32 too', () => {
+    expect(() => prepareHostFile({ path: join(dir, 'shm'), size: 3 << 20 }, 0)).toThrow(/power of two/);
+    // 6 GiB: a 32-bit `n & (n - 1)` took it for a power of two.
+    expect(isPow2(6 * 2 ** 30)).toBe(false);
+    expect(() => prepareHostFile({ path: join(dir, 'big'), size: 6 * 2 ** 30 }, 0)).toThrow(/power of two/);
+    expect(isPow2(8 * 2 ** 30)).toBe(true);
+    expect(isPow2(2 ** 31)).toBe(true);
   });
 
   it('quotes a command line for the guest shell', () => {

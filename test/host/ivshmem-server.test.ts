@@ -6,11 +6,11 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { native } from '../../lib/native.js';
-import { Channel } from '../../lib/channel.js';
-import { openHostFile } from '../../lib/ivshmem-host.js';
-import { connectIvshmemPeer, type IvshmemPeer } from '../../lib/ivshmem-peer.js';
-import { startIvshmemServer, type IvshmemServer } from '../../lib/ivshmem-server.js';
-import { unixConnect } from '../../lib/unix-socket.js';
+import { Channel } from '../../lib/ipc/channel.js';
+import { openHostFile } from '../../lib/ivshmem/host.js';
+import { connectIvshmemPeer, type IvshmemPeer } from '../../lib/ivshmem/peer.js';
+import { startIvshmemServer, type IvshmemServer } from '../../lib/ivshmem/server.js';
+import { unixConnect } from '../../lib/ipc/unix-socket.js';
 import { tempDir } from '../helpers/tmp.js';
 
 /** How many of this process's fds are open on `path`. */

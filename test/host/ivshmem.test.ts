@@ -6,10 +6,11 @@ import { existsSync, openSync, readFileSync, statSync, truncateSync, writeFileSy
 import { basename, join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 
-import { Ivshmem, NO_DEVICE, openHostFile } from '../../lib/ivshmem.js';
-import { IOC } from '../../lib/ivshmem-abi.js';
+import { Ivshmem, NO_DEVICE } from '../../lib/ivshmem/device.js';
+import { openHostFile } from '../../lib/ivshmem/host.js';
+import { IOC } from '../../lib/ivshmem/abi.js';
 import { mapFile, Mapping } from '../../lib/mapping.js';
-import { parseResources, type SysfsReader } from '../../lib/pci.js';
+import { parseResources, type SysfsReader } from '../../lib/ivshmem/pci.js';
 import { countMaps, tempDir } from '../helpers/tmp.js';
 
 const shm = existsSync('/dev/shm') ? '/dev/shm' : undefined;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0 WITH Linux-syscall-note) OR MIT */
 /*
  * User-space ABI of the devmap edu driver (/dev/eduN, QEMU's edu device),
- * shared by the driver, the C smoke test and lib/edu.ts (which mirrors these
+ * shared by the driver, the C smoke test and lib/edu/device.ts (which mirrors these
  * numbers; keep both in step). Every struct has fixed-width fields and no
  * implicit padding, so 32- and 64-bit user space see the same layout.
  *

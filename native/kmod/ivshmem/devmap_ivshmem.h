@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0 WITH Linux-syscall-note) OR MIT */
 /*
  * User-space ABI of the devmap ivshmem driver (/dev/ivshmemN), shared by the
- * driver, the C smoke test and lib/ivshmem.ts (which mirrors these numbers;
+ * driver, the C smoke test and lib/ivshmem/device.ts (which mirrors these numbers;
  * keep both in step). Every struct has fixed-width fields and no implicit
  * padding so 32- and 64-bit user space see the same layout.
  */

@@ -1,0 +1,12 @@
+// Linux framebuffers (/dev/fbN): the device, pixel formats, PNG, a test
+// card, and the console (fbcon, KD_GRAPHICS) in the way of drawing.
+export { Framebuffer, fbSys } from './framebuffer.js';
+export type { FbInfo, FbSys, ModeRequest } from './framebuffer.js';
+export type { FbFix, FbVar, FbBitfield } from '../native.js';
+export { parseColor, PixelCodec } from './pixel.js';
+export type { Color, Image, PixelFormat, Bitfield } from './pixel.js';
+export type { Rect } from './rect.js';
+export { readPng, writePng, encodePng, fitImage } from './png.js';
+export { testCard } from './pattern.js';
+export { setConsoleMode, detachFbcon, fbconBound, listVtConsoles } from './console.js';
+export type { VtConsole } from './console.js';

@@ -1,0 +1,59 @@
+// Host programs the guest harness needs, and the Debian packages that carry
+// them. Missing ones are installed with apt-get when we are root; otherwise
+// the error names the exact command to run.
+import { existsSync } from 'node:fs';
+
+import { devmapError } from '../../errors.js';
+import { aptGetUpdate, haveCommand, run, type Log } from './cache.js';
+
+export interface HostTool {
+  /** A command on PATH, or (`file`) a file the package installs. */
+  cmd?: string;
+  file?: string;
+  pkg: string;
+}
+
+/** Everything `devmap guest` uses on the host, besides Node itself. */
+export const GUEST_TOOLS: HostTool[] = [
+  { cmd: 'qemu-system-x86_64', pkg: 'qemu-system-x86' },
+  { cmd: 'apt-get', pkg: 'apt' },
+  { cmd: 'dpkg', pkg: 'dpkg' },
+  { cmd: 'ldd', pkg: 'libc-bin' },
+  // The kernel's payload is xz with the x86 BCJ filter, which busybox lacks.
+  { cmd: 'xz', pkg: 'xz-utils' },
+  // Kernel modules: Debian's 6.1 headers name gcc-12 explicitly.
+  { cmd: 'make', pkg: 'make' },
+  { cmd: 'gcc-12', pkg: 'gcc-12' },
+];
+
+/**
+ * Host programs the guest tier's specs run inside the guest (with their
+ * libraries, at the same paths: lib/harness/image/rootfs.ts). fbset checks the
+ * geometry devmap decodes (test/guest/framebuffer.test.ts).
+ */
+export const GUEST_PROGRAMS: (HostTool & { file: string })[] = [{ file: '/bin/fbset', pkg: 'fbset' }];
+
+export function missingTools(tools: HostTool[] = GUEST_TOOLS): HostTool[] {
+  return tools.filter((t) => (t.cmd ? !haveCommand(t.cmd) : !existsSync(t.file!)));
+}
+
+export function installCommand(pkgs: string[]): string {
+  return `apt-get update && apt-get install -y --no-install-recommends ${pkgs.join(' ')}`;
+}
+
+/** Installs what is missing (as root), or throws saying what to run. */
+export function ensureHostTools(log: Log, tools: HostTool[] = [...GUEST_TOOLS, ...GUEST_PROGRAMS]): void {
+  const missing = missingTools(tools);
+  if (missing.length === 0) return;
+  const pkgs = [...new Set(missing.map((t) => t.pkg))];
+  const names = missing.map((t) => t.cmd ?? t.file).join(', ');
+  if (process.getuid?.() !== 0 || !haveCommand('apt-get')) {
+    throw devmapError('ERR_DEVMAP_HOST_TOOLS', `missing host tools: ${names}. Install them with:\n  sudo ${installCommand(pkgs)}`);
+  }
+  log(`installing ${pkgs.join(' ')} (missing: ${names})`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  aptGetUpdate(log);
+  run('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...pkgs], { env });
+  const still = missingTools(missing);
+  if (still.length) throw devmapError('ERR_DEVMAP_HOST_TOOLS', `still missing after apt-get install: ${still.map((t) => t.cmd ?? t.file).join(', ')}`);
+}

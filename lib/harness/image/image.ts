@@ -1,0 +1,37 @@
+// Everything a guest boot needs, built or found in the cache: host tools,
+// the pinned Debian packages, the unpacked kernel, our kernel modules and
+// the base initramfs. A second call with nothing changed downloads and
+// rebuilds nothing.
+import { ARCHES } from '../machines/machines.js';
+import { devmapError } from '../../errors.js';
+import { stderrLog, type Log } from './cache.js';
+import { fetchGuestPackages } from './debian.js';
+import { crossAddon, ensureAptArch, isForeign, unpackUserland } from './foreign.js';
+import { ensureHostTools } from './hosttools.js';
+import { unpackKernel, type GuestKernel } from './kernel.js';
+import { buildModules, type BuiltModule } from './kmods.js';
+import { buildRootfs } from './rootfs.js';
+
+export interface GuestImage {
+  arch: string;
+  kernel: GuestKernel;
+  modules: BuiltModule[];
+  /** The base initramfs (uncompressed newc cpio). */
+  initrd: string;
+}
+
+export function prepareImage(arch = 'x86_64', log: Log = stderrLog): GuestImage {
+  const a = ARCHES[arch];
+  if (!a) throw devmapError('ERR_DEVMAP_ARCH', `no guest architecture "${arch}"; known: ${Object.keys(ARCHES).join(', ')}`);
+  ensureHostTools(log);
+  if (a.hostTools?.length) ensureHostTools(log, a.hostTools);
+  const foreign = isForeign(a);
+  if (foreign) ensureAptArch(a, log);
+  const { pkgs, debs } = fetchGuestPackages(a, log);
+  const kernel = unpackKernel(pkgs, debs, log, a);
+  const modules = buildModules(kernel, log, a);
+  // A foreign guest gets Node from its own arch's packages and a cross-built addon.
+  const userland = foreign ? { tree: unpackUserland(pkgs.packages, debs, log), addon: crossAddon(a, log) } : undefined;
+  const initrd = buildRootfs(kernel, modules, arch, log, userland);
+  return { arch, kernel, modules, initrd };
+}

@@ -1,0 +1,114 @@
+// Builds every companion kernel module under native/kmod/*/ (any folder with
+// a Kbuild or Makefile, so modules added later are picked up) against the
+// guest kernel's headers. Each build happens in a copy inside the cache,
+// keyed by the source's content hash and the ABI: the source tree stays
+// clean and an unchanged module is never rebuilt.
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+
+import { devmapError } from '../../errors.js';
+import { packageRoot } from '../../paths.js';
+import { buildOnce, cacheDir, hashTree, run, sha256, type Log } from './cache.js';
+import type { GuestArch } from '../machines/machines.js';
+import type { GuestKernel } from './kernel.js';
+
+export interface BuiltModule {
+  /** The native/kmod folder it came from. */
+  dir: string;
+  /** The .ko files, in the order `modules.order` lists them; empty if the build failed. */
+  kos: string[];
+  /** The folder's static `smoke` test program (`make smoke`), if it has one and it built. */
+  smoke?: string;
+  /** The compiler's complaint when it did not build. */
+  error?: string;
+}
+
+const BUILD_JUNK = /(\.o|\.ko|\.mod|\.mod\.c|\.cmd|Module\.symvers|modules\.order)$/;
+
+export function moduleSources(root = join(packageRoot, 'native', 'kmod')): string[] {
+  if (!existsSync(root)) return [];
+  return readdirSync(root, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && ['Kbuild', 'Makefile'].some((f) => existsSync(join(root, d.name, f))))
+    .map((d) => join(root, d.name))
+    .sort();
+}
+
+/**
+ * A module that does not compile is reported (error set) rather than thrown:
+ * the guest still boots without it, and the test command counts it as a
+ * failure.
+ */
+/** A folder's devmap.json may restrict it to some guest arches ({"arches": ["armhf"]}). */
+function buildsFor(src: string, arch: GuestArch | undefined): boolean {
+  const file = join(src, 'devmap.json');
+  if (!arch || !existsSync(file)) return true;
+  const { arches } = JSON.parse(readFileSync(file, 'utf8')) as { arches?: string[] };
+  return !arches || arches.includes(arch.key);
+}
+
+export function buildModules(kernel: GuestKernel, log: Log, arch?: GuestArch): BuiltModule[] {
+  return moduleSources().filter((src) => buildsFor(src, arch)).map((src) => {
+    const name = src.split('/').pop()!;
+    const key = sha256(kernel.abi, hashTree(src), 'smoke').slice(0, 16);
+    try {
+      const out = build(kernel, src, name, key, log, arch, true);
+      const smoke = join(out, 'smoke');
+      return { dir: src, kos: orderedKos(out), ...(existsSync(smoke) ? { smoke } : {}) };
+    } catch (err) {
+      const error = (err as Error).message;
+      log(`kernel module ${name} failed to build; the guest boots without it:\n${error}`);
+      return { dir: src, kos: [], error };
+    }
+  });
+}
+
+/**
+ * A driver writer's own module folder (`devmap guest run --kmod DIR`):
+ * built like ours (a cached copy, the guest kernel's headers, cross for
+ * armhf), but a failure is an error that shows the compiler's complaint.
+ * Returns the .ko files in modules.order order.
+ */
+export function buildUserModule(kernel: GuestKernel, dir: string, log: Log, arch?: GuestArch): string[] {
+  const src = resolve(dir);
+  if (!existsSync(src) || !statSync(src).isDirectory()) {
+    throw devmapError('ERR_DEVMAP_KMOD', `--kmod ${dir}: no such folder; give the folder that holds your module's Kbuild (or Makefile) and sources`);
+  }
+  if (!['Kbuild', 'Makefile'].some((f) => existsSync(join(src, f)))) {
+    throw devmapError('ERR_DEVMAP_KMOD', `--kmod ${dir}: no Kbuild or Makefile there; an out-of-tree module needs one, e.g. a Kbuild with "obj-m += mydriver.o"`);
+  }
+  const name = basename(src);
+  let out: string;
+  try {
+    out = build(kernel, src, name, sha256(kernel.abi, hashTree(src), 'user').slice(0, 16), log, arch, false);
+  } catch (err) {
+    throw devmapError('ERR_DEVMAP_KMOD_BUILD', `--kmod ${dir}: the module did not build against the guest kernel ${kernel.abi}:\n${(err as Error).message}`);
+  }
+  const kos = orderedKos(out);
+  if (kos.length === 0) throw devmapError('ERR_DEVMAP_KMOD', `--kmod ${dir}: the build made no .ko file; does the Kbuild name one with obj-m?`);
+  return kos;
+}
+
+function build(kernel: GuestKernel, src: string, name: string, key: string, log: Log, arch: GuestArch | undefined, smoke: boolean): string {
+  // Cross builds: the arch's compiler, the host's kbuild scripts (lib/harness/image/debian.ts).
+  const cross = arch?.cross ? [`ARCH=${arch.cross.kernelArch}`, `CROSS_COMPILE=${arch.cross.prefix}`] : [];
+  const cc = arch?.cross ? [`CC=${arch.cross.prefix}gcc`] : [];
+  return buildOnce(join(cacheDir(), 'kmod', `${name}-${key}`), (tmp) => {
+      mkdirSync(tmp, { recursive: true });
+      // Leftovers of a build in the source tree must not leak into ours.
+      cpSync(src, tmp, { recursive: true, filter: (p) => !BUILD_JUNK.test(p) });
+      log(`building kernel module ${name} against ${kernel.abi}`);
+      run('make', ['-C', kernel.headers, `M=${tmp}`, `KDIR=${kernel.headers}`, ...cross, 'modules'], { cwd: tmp });
+      // The C smoke test of the module's ABI, static so it runs in the busybox guest.
+      if (smoke && existsSync(join(tmp, 'Makefile')) && /^smoke:/m.test(readFileSync(join(tmp, 'Makefile'), 'utf8'))) run('make', ['-C', tmp, `KDIR=${kernel.headers}`, ...cc, 'smoke'], { cwd: tmp });
+    });
+}
+
+/** .ko files in the order kbuild wrote to modules.order (dependency order within a folder). */
+function orderedKos(dir: string): string[] {
+  const order = existsSync(join(dir, 'modules.order'))
+    ? readFileSync(join(dir, 'modules.order'), 'utf8').split('\n').filter(Boolean).map((l) => l.replace(/\.o$/, '.ko').replace(/^.*\//, ''))
+    : [];
+  const kos = readdirSync(dir).filter((f) => f.endsWith('.ko'));
+  kos.sort((a, b) => (order.indexOf(a) + 1 || 1e9) - (order.indexOf(b) + 1 || 1e9) || a.localeCompare(b));
+  return kos.map((f) => join(dir, f));
+}

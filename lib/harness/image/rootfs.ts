@@ -1,0 +1,141 @@
+// The guest's root file system (an uncompressed initramfs): busybox, the
+// host's node and its libraries, the built addon, the compiled project with
+// the node_modules the guest tier needs, the kernel modules, and /init.
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync } from 'node:fs';
+import { join, posix } from 'node:path';
+
+import { packageRoot } from '../../paths.js';
+import { devmapError } from '../../errors.js';
+import { MACHINES } from '../machines/machines.js';
+import { cacheDir, run, type Log } from './cache.js';
+import { writeCpio, type CpioEntry } from './cpio.js';
+import { FileSet, lddLibraries } from './files.js';
+import { addUserland, busyboxApplets } from './foreign.js';
+import { GUEST_PROGRAMS } from './hosttools.js';
+import type { GuestKernel } from './kernel.js';
+import type { BuiltModule } from './kmods.js';
+import { resolveModules } from './kdeps.js';
+import { nodeModulesClosure } from './npmdeps.js';
+
+/**
+ * The project's short name in the guest, a link to its real place there:
+ * the same path as on the host, so that module ids a host-side vitest sends
+ * (lib/harness/session/vitest-pool.ts) resolve unchanged in the guest.
+ */
+export const GUEST_PROJECT = '/devmap';
+/** Where our kernel modules live in the guest. */
+export const GUEST_KMODS = '/lib/modules/devmap';
+
+/** Project files the guest needs besides node_modules (lib/ for specs that import sources). */
+const PROJECT_PARTS = ['package.json', 'vitest.config.mjs', 'dist', 'lib', 'test', 'bench', 'build/Release/devmap.node'];
+
+/** A foreign guest's own Node, libraries and programs (lib/harness/image/foreign.ts) and its cross-built addon. */
+export interface GuestUserland {
+  tree: string;
+  addon: string;
+}
+
+function addBusybox(fs: FileSet, busybox: string, foreign: boolean): void {
+  fs.file(busybox, '/bin/busybox', 0o755);
+  const applets = foreign ? busyboxApplets(busybox) : run(busybox, ['--list']).split('\n');
+  for (const applet of applets.filter(Boolean)) {
+    if (applet !== 'busybox') fs.add({ type: 'symlink', path: `/bin/${applet}`, target: 'busybox' });
+  }
+  // Shebangs say /usr/bin/env; /sbin is on nobody's PATH check list but scripts expect it.
+  fs.add({ type: 'symlink', path: '/usr/bin/env', target: '/bin/busybox' });
+  fs.add({ type: 'symlink', path: '/sbin', target: 'bin' });
+}
+
+function addProject(fs: FileSet, userland?: GuestUserland): void {
+  for (const part of ['dist', 'build/Release/devmap.node']) {
+    if (!existsSync(join(packageRoot, part))) {
+      throw devmapError('ERR_DEVMAP_BUILD', `${part} is missing: run "npm install" (builds the addon) and "npx tsc -p ." first`);
+    }
+  }
+  for (const part of PROJECT_PARTS) {
+    const src = join(packageRoot, part);
+    if (!existsSync(src)) continue;
+    // A foreign guest loads the cross-built addon from the usual path.
+    if (userland && part.endsWith('.node')) fs.file(userland.addon, posix.join(packageRoot, part));
+    else if (part.includes('.')) fs.file(src, posix.join(packageRoot, part));
+    else fs.tree(src, posix.join(packageRoot, part), (_p, name) => name === 'node_modules');
+  }
+  // The bin entry must be executable; tsc does not set the mode.
+  if (packageRoot !== GUEST_PROJECT) fs.add({ type: 'symlink', path: GUEST_PROJECT, target: packageRoot });
+  fs.file(join(packageRoot, 'dist', 'cli.js'), join(packageRoot, 'dist', 'cli.js'), 0o755);
+  fs.add({ type: 'symlink', path: '/usr/bin/devmap', target: `${GUEST_PROJECT}/dist/cli.js` });
+  // ESM ignores NODE_PATH; a node_modules at / is on every lookup path below it.
+  fs.add({ type: 'symlink', path: '/node_modules/devmap', target: GUEST_PROJECT });
+  for (const dir of nodeModulesClosure(packageRoot)) {
+    fs.tree(dir, dir, (_p, name) => name === 'node_modules');
+  }
+  // Native bindings (ours, rolldown's, lightningcss's) need librt & co., which ldd of node does not list.
+  // (A foreign guest's libraries come whole from its packages.)
+  if (!userland) for (const e of [...fs.entries.values()]) {
+    if (e.type === 'file' && e.from.endsWith('.node')) for (const lib of lddLibraries(e.from)) fs.hostLibrary(lib);
+  }
+}
+
+function addNode(fs: FileSet, userland?: GuestUserland): void {
+  if (userland) return addUserland(fs, userland.tree);
+  const node = realpathSync(process.execPath);
+  fs.file(node, '/usr/bin/node', 0o755);
+  for (const lib of lddLibraries(node)) fs.hostLibrary(lib);
+  // Host programs the guest specs call (fbset), installed by ensureHostTools.
+  for (const p of GUEST_PROGRAMS) if (existsSync(p.file)) fs.hostProgram(p.file);
+}
+
+function addModules(fs: FileSet, kernel: GuestKernel, ours: BuiltModule[], arch: string): void {
+  for (const m of Object.values(MACHINES).filter((m) => m.arch === arch)) {
+    for (const ko of resolveModules(kernel.modules, m.debianModules)) fs.file(join(kernel.modules, ko), `/lib/modules/${kernel.abi}/kernel/${ko}`);
+  }
+  for (const ko of ours.flatMap((m) => m.kos)) fs.file(ko, posix.join(GUEST_KMODS, posix.basename(ko)));
+  for (const m of ours) if (m.smoke) fs.file(m.smoke, guestSmoke(m), 0o755);
+}
+
+/** Where a module folder's C smoke test sits in the guest (its path is DEVMAP_<FOLDER>_SMOKE there). */
+export function guestSmoke(m: BuiltModule): string {
+  return posix.join(GUEST_KMODS, `${posix.basename(m.dir)}-smoke`);
+}
+
+/** Content hash of what the archive will hold: same hash, same bytes. */
+function hashEntries(entries: CpioEntry[]): string {
+  const h = createHash('sha256');
+  for (const e of entries) {
+    h.update(`${e.type}\0${e.path}\0${'mode' in e ? e.mode : ''}\0`);
+    if (e.type === 'file') h.update(readFileSync(e.from));
+    else if (e.type === 'data') h.update(e.data);
+    else if (e.type === 'symlink') h.update(e.target);
+    else if (e.type === 'char') h.update(`${e.major}:${e.minor}`);
+  }
+  return h.digest('hex').slice(0, 16);
+}
+
+/** Builds (or finds cached) the base initramfs of `arch`; returns its path. */
+export function buildRootfs(kernel: GuestKernel, ours: BuiltModule[], arch: string, log: Log, userland?: GuestUserland): string {
+  const fs = new FileSet();
+  for (const d of ['/proc', '/sys', '/dev', '/tmp', '/run', '/root', '/etc/devmap', '/mnt']) fs.add({ type: 'dir', path: d });
+  // The kernel opens /dev/console for /init before devtmpfs is mounted.
+  fs.add({ type: 'char', path: '/dev/console', major: 5, minor: 1 });
+  fs.add({ type: 'data', path: '/etc/passwd', data: 'root:x:0:0:root:/root:/bin/sh\n' });
+  fs.add({ type: 'data', path: '/etc/devmap/abi', data: kernel.abi + '\n' });
+  fs.file(join(packageRoot, 'qemu', 'guest', 'init.sh'), '/init', 0o755);
+  fs.file(join(packageRoot, 'qemu', 'guest', 'vitest-bridge.mjs'), '/etc/devmap/vitest-bridge.mjs');
+  addBusybox(fs, kernel.busybox, Boolean(userland));
+  addNode(fs, userland);
+  addModules(fs, kernel, ours, arch);
+  addProject(fs, userland);
+  const entries = fs.sorted();
+  const dir = join(cacheDir(), 'images');
+  const out = join(dir, `${arch}-${hashEntries(entries)}.cpio`);
+  if (existsSync(out)) return out;
+  log(`building the ${arch} guest root (${entries.length} files)`);
+  mkdirSync(dir, { recursive: true });
+  writeCpio(`${out}.tmp-${process.pid}`, entries);
+  renameSync(`${out}.tmp-${process.pid}`, out);
+  // One image per arch is enough; older ones only fill the disk.
+  // (A parallel process may still be booting an older one: it keeps its open file.)
+  for (const f of readdirSync(dir)) if (f.startsWith(`${arch}-`) && f.endsWith('.cpio') && join(dir, f) !== out) rmSync(join(dir, f), { force: true });
+  return out;
+}

@@ -1,0 +1,51 @@
+// Guest architectures, as data: the Debian architecture, QEMU binary and
+// kernel flavour of each, and what a cross build needs.
+
+/** A guest image flavour: one Debian architecture, one kernel. */
+export interface GuestArch {
+  /** Key in qemu/guest.lock.json. */
+  key: string;
+  debArch: string;
+  qemu: string;
+  /** linux-image-<flavour> names the archive's current kernel. */
+  flavour: string;
+  /**
+   * How QEMU gets the kernel: 'pvh' extracts the uncompressed vmlinux from
+   * the bzImage (x86); 'zimage' boots the package's compressed image as is.
+   */
+  boot: 'pvh' | 'zimage';
+  /**
+   * A guest of another architecture than the host: modules and the addon
+   * are cross-built, and Node with its libraries comes from the arch's
+   * Debian packages (lib/harness/image/foreign.ts) instead of the host's own.
+   */
+  cross?: {
+    /** make ARCH= for kernel modules. */
+    kernelArch: string;
+    /** CROSS_COMPILE= prefix (Debian gcc-<triplet>). */
+    prefix: string;
+    /** CMake toolchain file for the addon (cmake-js), from the project root. */
+    cmakeToolchain: string;
+  };
+  /** Host programs (and their Debian packages) this arch needs beyond lib/harness/image/hosttools.ts GUEST_TOOLS. */
+  hostTools?: { cmd: string; pkg: string }[];
+}
+
+export const ARCHES: Record<string, GuestArch> = {
+  x86_64: { key: 'x86_64', debArch: 'amd64', qemu: 'qemu-system-x86_64', flavour: 'amd64', boot: 'pvh' },
+  armhf: {
+    key: 'armhf',
+    debArch: 'armhf',
+    qemu: 'qemu-system-arm',
+    flavour: 'armmp',
+    boot: 'zimage',
+    cross: { kernelArch: 'arm', prefix: 'arm-linux-gnueabihf-', cmakeToolchain: 'native/toolchain-armhf.cmake' },
+    hostTools: [
+      { cmd: 'qemu-system-arm', pkg: 'qemu-system-arm' },
+      { cmd: 'arm-linux-gnueabihf-gcc-12', pkg: 'gcc-arm-linux-gnueabihf' },
+      { cmd: 'arm-linux-gnueabihf-g++', pkg: 'g++-arm-linux-gnueabihf' },
+      { cmd: 'dtc', pkg: 'device-tree-compiler' },
+      { cmd: 'cmake', pkg: 'cmake' },
+    ],
+  },
+};

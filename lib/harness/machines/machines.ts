@@ -1,0 +1,238 @@
+// The guest machines, as data. A variant (a doorbell ivshmem, vesafb, ...)
+// is one more entry here, never a copy of the runner. qemu/*.sh and
+// `devmap guest run --machine NAME` both read this table.
+import { devmapError } from '../../errors.js';
+
+export { ARCHES, type GuestArch } from './arches.js';
+
+export interface IvshmemPlain {
+  /** Pinned PCI slot, so the guest finds it at 0000:00:<addr>.0. */
+  addr: number;
+  /** Default backing size in bytes; QEMU wants a power of two. */
+  size: number;
+}
+
+export interface Machine {
+  name: string;
+  describe: string;
+  arch: string;
+  /** -M value. */
+  machine: string;
+  /** -cpu under KVM. */
+  cpu: string;
+  /**
+   * -cpu under TCG. It needs RDRAND (without it Node's first start waits
+   * seconds for the kernel RNG), but `max` costs ~1.5 s of boot under TCG
+   * (5-level paging, AVX emulation): a plain model plus rdrand boots faster.
+   */
+  cpuTcg: string;
+  memMiB: number;
+  smp: number;
+  /** Kernel command line beyond what the runner always adds (console, panic=-1). */
+  kernelArgs: string[];
+  /** Debian modules to insmod, by name; their dependencies are found and loaded first (lib/harness/image/kdeps.ts). */
+  debianModules: string[];
+  /** insmod arguments for a module, by module name (e.g. `{ devmap_edu: 'dma_bits=32' }`). */
+  moduleParams?: Record<string, string>;
+  ivshmem?: IvshmemPlain;
+  /**
+   * PCI slot of a virtio-serial port named "devmap.host": guest tests ask
+   * the host for what only it can see (screendump, the ivshmem file) there.
+   */
+  hostPort?: { addr: number } | { mmio: true };
+  /** Serial console (kernel console=); default ttyS0. */
+  console?: string;
+  /**
+   * Where /init reports the exit status, away from the console: a second
+   * UART (`serial`, default ttyS1), or (`virtio`) a "devmap.status"
+   * virtio-serial port on the host-port bus, for boards with one UART.
+   */
+  status?: { serial: string } | { virtio: true };
+  /** Device tree from the kernel package (usr/lib/linux-image-ABI/), given a fresh /chosen/rng-seed each boot. */
+  dtb?: string;
+  /** With DEVMAP_SPECS=full (npm run test:arm): the specs instead of `specs`, for machines whose default is a smoke set. */
+  fullSpecs?: { include?: string[]; exclude?: string[] };
+  /** Further QEMU arguments (devices with pinned addresses). */
+  args: string[];
+  /**
+   * Which kernel file QEMU boots. 'pvh' (default): the uncompressed vmlinux
+   * through its PVH entry, fastest, but without real-mode setup, so no
+   * `vga=` VESA mode. 'bzImage': the real-mode path, needed for vesafb.
+   */
+  kernelImage?: 'pvh' | 'bzImage';
+  /**
+   * 'bound' keeps fbcon on the framebuffer (a machine with a text console);
+   * default: /init detaches it, since the harness's console is the serial port.
+   */
+  fbcon?: 'bound' | 'detached';
+  /**
+   * Several guests booted side by side, one QEMU each, named by role: each
+   * runs the machine's specs with DEVMAP_GUEST_ROLE set. Peer ids are the
+   * ivshmem server's to give (in connection order): specs exchange them in
+   * shared memory, never assume them.
+   * Default: one guest, no role.
+   */
+  guests?: string[];
+  /**
+   * An ivshmem-doorbell device in this slot, connected to a devmap ivshmem
+   * server that the harness starts before the guests and stops after them
+   * (lib/harness/session/session.ts). `size` must be a power of two.
+   */
+  ivshmemServer?: { addr: number; vectors: number; size: number };
+  /** False for boards without PCI (no ivshmem, edu or a doorbell device can be added). */
+  pci?: boolean;
+  /** Which test/guest specs run here (globs from the project root); default: all of test/guest/**. */
+  specs?: { include?: string[]; exclude?: string[] };
+}
+
+/** bochs-drm: /dev/fb0 on -vga std (brings drm, drm_kms_helper, ttm and the helpers). */
+const BOCHS_DRM = ['bochs'];
+
+/** virtio-serial for the devmap.host port (brings the virtio PCI stack). */
+const VIRTIO_SERIAL = ['virtio_pci', 'virtio_console'];
+
+export const MACHINES: Record<string, Machine> = {
+  x86_64: {
+    name: 'x86_64',
+    describe: 'QEMU pc, Debian amd64 kernel, -vga std (bochs-drm /dev/fb0), ivshmem-plain at 00:04.0, edu at 00:05.0, devmap.host port at 00:06.0',
+    arch: 'x86_64',
+    machine: 'pc',
+    cpu: 'max',
+    cpuTcg: 'Nehalem,+rdrand',
+    memMiB: 1024,
+    smp: 2,
+    kernelArgs: [],
+    debianModules: [...BOCHS_DRM, ...VIRTIO_SERIAL],
+    ivshmem: { addr: 0x4, size: 4 << 20 },
+    hostPort: { addr: 0x6 },
+    // A second bochs-drm framebuffer (/dev/fb1) at another resolution, for no
+    // extra boot; its QEMU id lets the host screendump it (hostport.ts).
+    args: ['-vga', 'std', '-device', 'edu,addr=0x5', '-device', 'bochs-display,id=devmap-display1,addr=0x8,xres=1024,yres=768'],
+    // They need an ivshmem server and two guests: x86_64-doorbell-pair runs them.
+    specs: { exclude: ['test/guest/ivshmem-doorbell*.test.ts'] },
+  },
+};
+
+/**
+ * vesafb variants: the bzImage's real-mode setup asks SeaBIOS's VGA BIOS for
+ * a VESA mode (`vga=`; a PVH boot skips that code), and the built-in vesafb
+ * maps the -vga std BAR itself: device MMIO in Node. No bochs module (it
+ * would take the device over and remove vesafb), no second display. Only the
+ * framebuffer spec (and basic) runs: each variant costs one boot.
+ */
+function vesaVariant(name: string, describe: string, vga: string, more: Partial<Machine> = {}): Machine {
+  return {
+    ...MACHINES.x86_64!, name, describe, kernelImage: 'bzImage', kernelArgs: [`vga=${vga}`],
+    debianModules: [...VIRTIO_SERIAL], args: ['-vga', 'std'],
+    specs: { include: ['test/guest/basic.test.ts', 'test/guest/framebuffer*.test.ts'] },
+    ...more,
+  };
+}
+
+MACHINES['x86_64-vesa32'] = vesaVariant(
+  'x86_64-vesa32',
+  'x86_64, bzImage boot, vesafb 1024x768x32 (vga=0x344) on the -vga std BAR, fbcon left bound (a text console), devmap.host port',
+  '0x344',
+  { fbcon: 'bound' },
+);
+MACHINES['x86_64-vesa24'] = vesaVariant(
+  'x86_64-vesa24',
+  'x86_64, bzImage boot, vesafb 1024x768x24 packed RGB888 (vga=0x318) on the -vga std BAR, devmap.host port',
+  '0x318',
+);
+
+/**
+ * Two small guests on one devmap ivshmem server (the host is a third peer):
+ * doorbells and messages between guests. Only the doorbell specs run here;
+ * one vCPU each, since the two share the host's cores.
+ */
+MACHINES['x86_64-doorbell-pair'] = {
+  ...MACHINES.x86_64!,
+  name: 'x86_64-doorbell-pair',
+  describe: 'two QEMU pc guests (ping, pong), 512 MiB, 1 vCPU, ivshmem-doorbell (2 vectors, 1 MiB) at 00:07.0 on a devmap ivshmem server, devmap.host port at 00:06.0',
+  memMiB: 512,
+  smp: 1,
+  debianModules: [...VIRTIO_SERIAL],
+  ivshmem: undefined,
+  args: [],
+  guests: ['ping', 'pong'],
+  ivshmemServer: { addr: 0x7, vectors: 2, size: 1 << 20 },
+  specs: { include: ['test/guest/ivshmem-doorbell*.test.ts'] },
+};
+
+/**
+ * ARM (armhf) guests: Debian's armmp kernel, Node 18 and busybox from the
+ * armhf archive, modules and addon cross-built (docs/arm.md). TCG only,
+ * one vCPU (faster than two on a 2-core host). `npm test` runs a smoke set
+ * (one boot each); `npm run test:arm` (DEVMAP_SPECS=full) runs the rest.
+ */
+const ARM_FULL_SPECS = { exclude: ['test/guest/ivshmem-doorbell*.test.ts'] };
+
+/**
+ * Versatile Express A9: no PCI. The PL111 CLCD is the framebuffer, driven by
+ * our devmap_clcd (armmp's built-in CLCD driver does not probe here); the
+ * devmap.host and vitest ports are virtio-serial on the board's virtio-mmio
+ * transports (QEMU adds their nodes to the dtb); the exit status goes to
+ * the second PL011.
+ */
+MACHINES['armhf-vexpress'] = {
+  name: 'armhf-vexpress',
+  describe: 'QEMU vexpress-a9 (Cortex-A9, 1 GiB, no PCI), Debian armmp kernel, PL111 CLCD /dev/fb0 from devmap_clcd (dma_alloc_wc), devmap.host port on virtio-mmio',
+  arch: 'armhf',
+  machine: 'vexpress-a9',
+  cpu: 'cortex-a9',
+  cpuTcg: 'cortex-a9',
+  memMiB: 1024,
+  smp: 1,
+  kernelArgs: [],
+  debianModules: ['virtio_mmio', 'virtio_console'],
+  hostPort: { mmio: true },
+  console: 'ttyAMA0',
+  status: { serial: 'ttyAMA1' },
+  dtb: 'vexpress-v2p-ca9.dtb',
+  pci: false,
+  args: [],
+  specs: { include: ['test/guest/framebuffer.test.ts', 'test/guest/clcd.test.ts'] },
+  fullSpecs: ARM_FULL_SPECS,
+};
+
+/**
+ * QEMU virt (Cortex-A15, highmem off: a 32-bit kernel reaches every BAR):
+ * PCI like x86_64 -- bochs-display (bochs-drm /dev/fb0), ivshmem-plain,
+ * edu, virtio-serial. One PL011 only, so the exit status takes a
+ * virtio-serial port. QEMU puts its own rng-seed in the generated dtb.
+ */
+MACHINES['armhf-virt'] = {
+  name: 'armhf-virt',
+  describe: 'QEMU virt (Cortex-A15, 1 GiB, highmem=off), Debian armmp kernel, bochs-display (bochs-drm /dev/fb0) at 00:02.0, ivshmem-plain at 00:04.0, edu at 00:05.0, devmap.host port at 00:06.0',
+  arch: 'armhf',
+  machine: 'virt,highmem=off',
+  cpu: 'cortex-a15',
+  cpuTcg: 'cortex-a15',
+  memMiB: 1024,
+  smp: 1,
+  kernelArgs: [],
+  debianModules: [...BOCHS_DRM, ...VIRTIO_SERIAL],
+  ivshmem: { addr: 0x4, size: 4 << 20 },
+  hostPort: { addr: 0x6 },
+  console: 'ttyAMA0',
+  status: { virtio: true },
+  // virt has no RAM below 1 GiB: edu's default 28-bit DMA mask reaches none of it.
+  moduleParams: { devmap_edu: 'dma_bits=32' },
+  args: ['-device', 'bochs-display,addr=0x2', '-device', 'edu,addr=0x5,dma_mask=0xffffffff'],
+  specs: { include: ['test/guest/basic.test.ts'] },
+  fullSpecs: ARM_FULL_SPECS,
+};
+
+export const DEFAULT_MACHINE = 'x86_64';
+
+export function machineNames(): string[] {
+  return Object.keys(MACHINES);
+}
+
+/** The machine called `name`; an unknown name is an error listing the known ones. */
+export function findMachine(name = DEFAULT_MACHINE): Machine {
+  const m = MACHINES[name];
+  if (!m) throw devmapError('ERR_DEVMAP_MACHINE', `no machine "${name}"; known: ${Object.keys(MACHINES).join(', ')}`);
+  return m;
+}

@@ -1,0 +1,100 @@
+// The QEMU command line of a machine definition: the one place it is
+// spelled, used by the runner, the KVM probe and `devmap guest args`
+// (which the qemu/*.sh launch scripts call).
+import { ARCHES, type Machine } from '../machines/machines.js';
+
+export type Accel = 'kvm' | 'tcg';
+
+export interface LaunchParams {
+  accel: Accel;
+  kernel: string;
+  initrd: string;
+  /** 'pipe': console on stdout for the runner; 'tty': interactive, with QEMU's monitor on Ctrl-A C. */
+  console: 'pipe' | 'tty';
+  /** Unix socket we listen on for the guest's exit status (ttyS1); QEMU connects. */
+  statusSocket?: string;
+  /** Unix socket we listen on for QMP; QEMU connects. */
+  qmpSocket?: string;
+  /** Unix socket we listen on for the devmap.host virtio-serial port; QEMU connects. */
+  hostSocket?: string;
+  /** More virtio-serial ports on the host-port bus: guest port name → socket we listen on. */
+  channels?: Record<string, string>;
+  /** Backing file of the ivshmem-plain BAR, and its size. */
+  ivshmem?: { path: string; size: number };
+  /** Socket of the ivshmem server the machine's ivshmem-doorbell device connects to. */
+  ivshmemServer?: string;
+  /** A machine without an ivshmem-doorbell device gets one with this many vectors (devmap guest run --ivshmem-server). */
+  doorbellVectors?: number;
+  /** Extra kernel command line. */
+  append?: string[];
+  /** Device tree for QEMU's -dtb (machine.dtb, seeded per boot: lib/harness/image/dtb.ts). */
+  dtb?: string;
+}
+
+/** PCI slot of the ivshmem-doorbell device `devmap guest run --ivshmem-server` adds (free on every PCI machine). */
+export const DOORBELL_ADDR = 0x7;
+
+/** Kernel arguments every guest gets: serial console, reboot (hence exit) on panic. */
+export const BASE_KERNEL_ARGS = ['console=ttyS0', 'panic=-1', 'quiet'];
+
+/**
+ * TCG: a bigger translation-block cache avoids retranslating Node's hot code;
+ * thread=multi runs each vCPU on its own host thread.
+ */
+const TCG_OPTS = 'tcg,thread=multi,tb-size=512';
+
+export function qemuBinary(m: Machine): string {
+  return ARCHES[m.arch]!.qemu;
+}
+
+export function qemuArgs(m: Machine, p: LaunchParams): string[] {
+  const args = [
+    '-M', m.machine,
+    '-accel', p.accel === 'kvm' ? 'kvm' : TCG_OPTS,
+    '-cpu', p.accel === 'kvm' ? m.cpu : m.cpuTcg,
+    '-m', String(m.memMiB),
+    '-smp', String(m.smp),
+    '-nodefaults', '-nic', 'none', '-no-reboot', '-display', 'none',
+    '-kernel', p.kernel,
+    '-initrd', p.initrd,
+    '-append', [...BASE_KERNEL_ARGS.map((a) => (a === 'console=ttyS0' && m.console ? `console=${m.console}` : a)), ...m.kernelArgs, ...(p.append ?? [])].join(' '),
+    '-serial', p.console === 'tty' ? 'mon:stdio' : 'stdio',
+  ];
+  if (p.dtb) args.push('-dtb', p.dtb);
+  // The second serial port (ttyS1) carries only the exit status; a board
+  // with one UART sends it over a virtio-serial port (below).
+  const statusVirtio = m.status !== undefined && 'virtio' in m.status;
+  if (!statusVirtio && p.statusSocket) args.push('-chardev', `socket,id=devmap-status,path=${p.statusSocket}`, '-serial', 'chardev:devmap-status');
+  else if (!statusVirtio) args.push('-serial', 'null');
+  if (p.qmpSocket) args.push('-chardev', `socket,id=devmap-qmp,path=${p.qmpSocket}`, '-mon', 'chardev=devmap-qmp,mode=control');
+  if (m.ivshmem && p.ivshmem) {
+    args.push(
+      '-object', `memory-backend-file,id=devmap-ivshmem,size=${p.ivshmem.size},share=on,mem-path=${p.ivshmem.path}`,
+      '-device', `ivshmem-plain,memdev=devmap-ivshmem,addr=0x${m.ivshmem.addr.toString(16)}`,
+    );
+  }
+  // The server answers QEMU's connect during start-up (the device waits for
+  // its id and the shared memory before the guest runs).
+  const d = m.ivshmemServer ?? (p.doorbellVectors ? { addr: DOORBELL_ADDR, vectors: p.doorbellVectors } : undefined);
+  if (d && p.ivshmemServer) {
+    args.push(
+      '-chardev', `socket,id=devmap-ivs,path=${p.ivshmemServer}`,
+      '-device', `ivshmem-doorbell,chardev=devmap-ivs,vectors=${d.vectors},addr=0x${d.addr.toString(16)}`,
+    );
+  }
+  if (m.hostPort && p.hostSocket) {
+    args.push(
+      // A PCI slot, or (boards without PCI) the first free virtio-mmio transport.
+      '-device', 'addr' in m.hostPort ? `virtio-serial-pci,id=devmap-vser,addr=0x${m.hostPort.addr.toString(16)}` : 'virtio-serial-device,id=devmap-vser',
+      '-chardev', `socket,id=devmap-host,path=${p.hostSocket}`,
+      '-device', 'virtserialport,bus=devmap-vser.0,chardev=devmap-host,name=devmap.host',
+    );
+    if (statusVirtio && p.statusSocket) {
+      args.push('-chardev', `socket,id=devmap-status,path=${p.statusSocket}`, '-device', 'virtserialport,bus=devmap-vser.0,chardev=devmap-status,name=devmap.status');
+    }
+    Object.entries(p.channels ?? {}).forEach(([name, path], i) => {
+      args.push('-chardev', `socket,id=devmap-ch${i},path=${path}`, '-device', `virtserialport,bus=devmap-vser.0,chardev=devmap-ch${i},name=${name}`);
+    });
+  }
+  return [...args, ...m.args];
+}

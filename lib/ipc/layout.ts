@@ -1,0 +1,45 @@
+// The channel's header in shared memory (all fields 32-bit little-endian).
+// Writer-owned and reader-owned counters sit on separate 64-byte cache
+// lines so the two ends do not bounce one line between CPUs.
+//
+//   0  magic 'DMCH'   4  version   8  capacity (ring bytes, power of two)
+//   64  head: bytes published (wraps at 2^32)   68  wseq: last published seq
+//   72  reserve: seq being written (== wseq when idle)   76  writer waiting for room
+//   128 tail: bytes consumed   132 rseq: last consumed seq   136 reader waiting
+//   192 ring: records of [len u32][seq u32][payload][pad to 8]
+import { devmapError, rangeError, typeError } from '../errors.js';
+
+export const MAGIC = 0x48434d44; // 'DMCH' little-endian
+export const VERSION = 1;
+export const HEADER_SIZE = 192;
+
+/** Int32Array indexes of the header fields. */
+export const I = {
+  MAGIC: 0, VERSION: 1, CAPACITY: 2,
+  HEAD: 16, WSEQ: 17, RESERVE: 18, WRITER_WAITING: 19,
+  TAIL: 32, RSEQ: 33, READER_WAITING: 34,
+} as const;
+
+/** How a channel end sleeps and wakes the other end. */
+export interface ChannelWake {
+  /** Wakes the other end (ring its doorbell). Called only when it said it sleeps. */
+  notify?: () => void;
+  /** Sleeps until rung or `ms` pass (a timeout may resolve or reject with ERR_DEVMAP_TIMEOUT). */
+  wait?: (ms: number) => Promise<unknown>;
+  /** Without `wait`: poll every this many ms (0: every event-loop turn, lowest latency, busy). Default 1. */
+  pollMs?: number;
+}
+
+export const recordSize = (len: number): number => 8 + ((len + 7) & ~7);
+
+export function corrupt(msg: string): Error & { code: string } {
+  return devmapError('ERR_DEVMAP_CHANNEL_CORRUPT', `channel header is corrupt: ${msg}`);
+}
+
+/** An Int32Array over `region` (which must be 8-aligned and hold the header). */
+export function int32View(region: Uint8Array): Int32Array {
+  if (!(region instanceof Uint8Array)) throw typeError('region must be a Uint8Array (e.g. mapping.bytes.subarray(...))');
+  if (region.byteOffset % 8 !== 0) throw rangeError(`region must start 8-byte aligned, got byte offset ${region.byteOffset}`);
+  if (region.byteLength < HEADER_SIZE + 64) throw rangeError(`region must hold at least ${HEADER_SIZE + 64} bytes, got ${region.byteLength}`);
+  return new Int32Array(region.buffer, region.byteOffset, Math.floor(region.byteLength / 4));
+}

@@ -1,0 +1,237 @@
+// The ivshmem doorbell server (QEMU docs/specs/ivshmem-spec.rst; Debian's
+// QEMU ships none). Each client -- a QEMU `ivshmem-doorbell` device or a
+// host peer (ivshmem-peer.ts) -- gets, as 8-byte little-endian messages:
+// protocol version 0, its peer id, -1 with the shared-memory fd, then
+// (id, eventfd) for every vector of every other peer and finally of itself.
+// Others learn of a new peer by its (id, eventfd) messages, and of a peer
+// that left by its id sent without an fd.
+import { closeSync, constants as fsc, fstatSync, ftruncateSync, lstatSync, openSync, rmSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+
+import { native } from '../native.js';
+import { memfd } from '../ipc/memfd.js';
+import { eventfd } from '../ipc/eventfd.js';
+import { devmapError, isSystemError, rangeError, typeError } from '../errors.js';
+import { checkSocketPath, unixConnect } from '../ipc/unix-socket.js';
+
+export const PROTOCOL_VERSION = 0n;
+/** Peer ids fit the Doorbell register's 16-bit peer field. */
+const MAX_ID = 0xffff;
+/** One eventfd per MSI-X vector; QEMU and the companion module take up to 64. */
+export const MAX_VECTORS = 64;
+
+export interface IvshmemServerOptions {
+  /** UNIX socket path QEMU's `-chardev socket,path=` connects to: 1 to 107 bytes. */
+  socket: string;
+  /** Shared memory: a name (in /dev/shm), a path (contains '/'), or omitted for an anonymous memfd. */
+  shm?: string;
+  /** Bytes of shared memory: a power of two (QEMU refuses anything else), at least 4096. */
+  size: number;
+  /** Eventfds per peer: must equal the devices' `vectors=`. */
+  vectors: number;
+  /** Receives one line per connect/disconnect. */
+  log?: (line: string) => void;
+}
+
+interface Peer {
+  id: number;
+  socket: Socket;
+  fd: number;
+  vectors: number[];
+}
+
+export interface IvshmemServer {
+  readonly socket: string;
+  /** The shared memory's file, or null for a memfd. */
+  readonly shmPath: string | null;
+  readonly size: number;
+  readonly vectors: number;
+  /** Ids of the connected peers. */
+  peers(): number[];
+  /** Stops listening, disconnects every peer, removes the socket file (and a shm file it created). Idempotent. */
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** A message: one little-endian int64, optionally carrying fds. */
+function send(fd: number, value: bigint, fds: number[] = []): void {
+  const b = Buffer.alloc(8);
+  b.writeBigInt64LE(value);
+  native.sendFds(fd, b, fds);
+}
+
+function checkOptions(o: IvshmemServerOptions): void {
+  if (o === null || typeof o !== 'object') throw typeError('options must be an object');
+  checkSocketPath(o.socket, 'socket');
+  if (o.shm !== undefined && (typeof o.shm !== 'string' || o.shm.length === 0)) throw typeError('shm must be a non-empty name or path');
+  const s = o.size;
+  if (typeof s !== 'number' || !Number.isSafeInteger(s) || s < 4096 || !Number.isInteger(Math.log2(s))) {
+    throw rangeError(`size must be a power of two of at least 4096 bytes (QEMU's ivshmem refuses other sizes), got ${String(s)}`);
+  }
+  if (!Number.isInteger(o.vectors) || o.vectors < 1 || o.vectors > MAX_VECTORS) {
+    throw rangeError(`vectors must be an integer in [1, ${MAX_VECTORS}] (the devices' vectors=), got ${String(o.vectors)}`);
+  }
+}
+
+/** An existing file, or one created here (O_EXCL: so close() removes only what the server made). */
+function openOrCreate(path: string): { fd: number; created: boolean } {
+  // libuv opens with O_CLOEXEC: the fd reaches peers only by SCM_RIGHTS.
+  try {
+    return { fd: openSync(path, fsc.O_RDWR | fsc.O_CREAT | fsc.O_EXCL, 0o600), created: true };
+  } catch (err) {
+    if (!isSystemError(err, 'EEXIST')) throw err;
+  }
+  return { fd: openSync(path, fsc.O_RDWR), created: false };
+}
+
+/** Opens or creates the shared memory and sizes an empty file; returns its fd and whether the file was created. */
+function openShm(shm: string | undefined, size: number): { fd: number; path: string | null; created: boolean } {
+  if (shm === undefined) return { fd: memfd('ivshmem', size), path: null, created: false };
+  const path = shm.includes('/') ? shm : `/dev/shm/${shm}`;
+  const { fd, created } = openOrCreate(path);
+  try {
+    const st = fstatSync(fd);
+    if (st.size === 0) {
+      ftruncateSync(fd, size);
+    } else if (st.size !== size) {
+      throw devmapError('ERR_DEVMAP_BAD_SIZE', `${path} already exists with ${st.size} bytes, not ${size}; start with size ${st.size} (devmap ivshmem-server --size ${st.size}) or remove the file`);
+    }
+  } catch (err) {
+    closeSync(fd);
+    if (created) rmSync(path, { force: true });
+    throw err;
+  }
+  return { fd, path, created };
+}
+
+/** Refuses a socket path a live server answers on; removes a stale one. */
+function claimSocket(path: string): void {
+  let st;
+  try {
+    st = lstatSync(path);
+  } catch {
+    return;
+  }
+  if (!st.isSocket()) throw devmapError('ERR_DEVMAP_SOCKET_EXISTS', `${path} exists and is not a socket; choose another --socket path`);
+  try {
+    closeSync(unixConnect(path));
+  } catch (err) {
+    if (isSystemError(err, 'ECONNREFUSED')) return rmSync(path, { force: true });
+    throw err;
+  }
+  throw devmapError('ERR_DEVMAP_SOCKET_IN_USE', `a server already listens on ${path}; stop it or choose another --socket path`);
+}
+
+/** Starts the server; resolves once it listens. */
+export async function startIvshmemServer(options: IvshmemServerOptions): Promise<IvshmemServer> {
+  checkOptions(options);
+  const { socket: path, size, vectors } = options;
+  const log = options.log ?? (() => {});
+  claimSocket(path);
+  const shm = openShm(options.shm, size);
+  const peers = new Map<number, Peer>();
+  let nextId = 0;
+  let closed = false;
+
+  // Like QEMU's server: ids go round, skipping those in use, so a fresh
+  // peer does not inherit the id (and stale eventfds) of one that just left.
+  const allocate = (): number | null => {
+    for (let i = 0; i <= MAX_ID; i++, nextId = (nextId + 1) % (MAX_ID + 1)) {
+      if (!peers.has(nextId)) {
+        const id = nextId;
+        nextId = (nextId + 1) % (MAX_ID + 1);
+        return id;
+      }
+    }
+    return null;
+  };
+
+  const remove = (peer: Peer): void => {
+    if (peers.get(peer.id) !== peer) return;
+    peers.delete(peer.id);
+    for (const fd of peer.vectors) closeSync(fd);
+    log(`peer ${peer.id} left`);
+    for (const other of peers.values()) tell(other, BigInt(peer.id));
+  };
+
+  // A peer we cannot write to (gone, or not reading: EAGAIN) is dropped;
+  // its 'close' then announces it to the others.
+  const tell = (to: Peer, value: bigint, fds: number[] = []): void => {
+    try {
+      send(to.fd, value, fds);
+    } catch (err) {
+      log(`peer ${to.id}: ${(err as Error).message}; dropping it`);
+      to.socket.destroy();
+    }
+  };
+
+  const onConnection = (socket: Socket): void => {
+    // Node exposes no API for the fd of an accepted socket; on Linux, a UNIX
+    // stream's libuv handle carries it. Node itself only ever reads from it
+    // (peers send nothing), so our sendmsg() calls do not interleave with
+    // Node's writes.
+    const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
+    const id = typeof fd === 'number' && fd >= 0 ? allocate() : null;
+    if (closed || fd === undefined || id === null) return void socket.destroy();
+    const peer: Peer = { id, socket, fd, vectors: [] };
+    socket.on('error', () => {}); // reported as 'close'
+    socket.on('data', () => {}); // QEMU sends nothing; ignore anything else
+    try {
+      for (let v = 0; v < vectors; v++) peer.vectors.push(eventfd());
+      send(fd, PROTOCOL_VERSION);
+      send(fd, BigInt(id));
+      send(fd, -1n, [shm.fd]);
+      for (const other of peers.values()) for (const e of peer.vectors) tell(other, BigInt(id), [e]);
+      for (const other of peers.values()) for (const e of other.vectors) send(fd, BigInt(other.id), [e]);
+      for (const e of peer.vectors) send(fd, BigInt(id), [e]);
+    } catch (err) {
+      log(`new peer ${id}: ${(err as Error).message}; dropping it`);
+      for (const e of peer.vectors) closeSync(e);
+      socket.destroy();
+      return;
+    }
+    peers.set(id, peer);
+    log(`peer ${id} joined (${peers.size} connected)`);
+    socket.on('close', () => remove(peer));
+  };
+
+  const server: Server = createServer(onConnection);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(path, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (err) {
+    closeSync(shm.fd);
+    if (shm.created && shm.path) rmSync(shm.path, { force: true });
+    throw err;
+  }
+
+  const close = async (): Promise<void> => {
+    if (closed) return;
+    closed = true;
+    const done = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const p of [...peers.values()]) {
+      peers.delete(p.id);
+      p.socket.destroy();
+      for (const e of p.vectors) closeSync(e);
+    }
+    await done;
+    rmSync(path, { force: true }); // Node leaves the socket file in place
+    closeSync(shm.fd);
+    if (shm.created && shm.path) rmSync(shm.path, { force: true });
+  };
+
+  return {
+    socket: path,
+    shmPath: shm.path,
+    size,
+    vectors,
+    peers: () => [...peers.keys()],
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
