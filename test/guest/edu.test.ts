@@ -6,8 +6,8 @@ import { closeSync, existsSync, openSync, readFileSync, readlinkSync, writeFileS
 import { basename } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-import { Edu, EDU_IOC } from '../../lib/edu/device.js';
-import { EDU_TO_DEVICE, encodeTransfer } from '../../lib/edu/dma.js';
+import { EDU_IOC, EDU_TO_DEVICE, encodeTransfer } from '../../lib/edu/abi.js';
+import { Edu } from '../../lib/edu/device.js';
 import { mapFd } from '../../lib/mapping.js';
 import { findVma, readMaps } from '../../lib/maps.js';
 import { native } from '../../lib/native.js';
