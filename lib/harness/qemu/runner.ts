@@ -76,6 +76,15 @@ function listen(path: string, onSocket: (s: Socket) => void): Promise<Server> {
   });
 }
 
+/** How a run ended, and why for people: the exit status first, then a panic, the timeout, QEMU's own failure. */
+function verdict(status: number | null, panic: string | undefined, timedOutAfterMs: number | undefined, code: string | number, stderr: string): [Outcome, string] {
+  if (status !== null) return ['exited', ''];
+  if (panic) return ['panic', `the guest kernel panicked: ${panic}`];
+  if (timedOutAfterMs !== undefined) return ['timeout', `the guest did not finish within ${timedOutAfterMs / 1000} s (hung?); killed`];
+  if (code !== 0) return ['qemu-failed', `QEMU ended with ${code}: ${stderr.trim().split('\n').slice(-5).join('\n')}`];
+  return ['no-status', 'the guest powered off without reporting an exit status'];
+}
+
 export async function runGuest(o: GuestRunOptions): Promise<GuestResult> {
   const log = o.log ?? stderrLog;
   const m = findMachine(o.machine);
@@ -181,14 +190,7 @@ export async function runGuest(o: GuestRunOptions): Promise<GuestResult> {
     const bootMs = con.startedAt ? con.startedAt - started : totalMs;
     writeFileSync(join(dir, 'console.log'), con.text);
 
-    let outcome: Outcome = 'exited';
-    let reason = '';
-    const panic = con.panicLine();
-    if (status !== null) outcome = 'exited';
-    else if (panic) [outcome, reason] = ['panic', `the guest kernel panicked: ${panic}`];
-    else if (timedOut) [outcome, reason] = ['timeout', `the guest did not finish within ${timeoutMs / 1000} s (hung?); killed`];
-    else if (code !== 0) [outcome, reason] = ['qemu-failed', `QEMU ended with ${code}: ${stderr.trim().split('\n').slice(-5).join('\n')}`];
-    else [outcome, reason] = ['no-status', 'the guest powered off without reporting an exit status'];
+    const [outcome, reason] = verdict(status, con.panicLine(), timedOut ? timeoutMs : undefined, code, stderr);
     return { outcome, status, reason, console: con, accel, machine: m.name, bootMs, totalMs };
   } finally {
     qmp?.close();
