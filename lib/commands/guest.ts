@@ -1,12 +1,15 @@
-// `devmap guest run|shell|image`: boot a QEMU guest with the devices and
-// the project inside, run a command there, bring its output and exit
-// status back.
+// `devmap guest run|shell|image|lock`: boot a QEMU guest with the devices
+// and the project inside, run a command there, bring its output and exit
+// status back; show or move the guest kernel's pin.
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 
+import { noKernelHint, pinStatus, updateLock, type PinStatus } from '../harness/image/debian.js';
+import { stderrLog } from '../harness/image/cache.js';
 import { prepareImage } from '../harness/image/image.js';
-import { DEFAULT_MACHINE, findMachine, MACHINES, machineNames } from '../harness/machines/machines.js';
+import { lockPath } from '../harness/image/lock.js';
+import { ARCHES, DEFAULT_MACHINE, findMachine, MACHINES, machineNames } from '../harness/machines/machines.js';
 import { runGuest } from '../harness/qemu/runner.js';
 import { devmapError, rangeError, typeError } from '../errors.js';
 import { parseSize } from './format.js';
@@ -134,9 +137,50 @@ const image: CommandModule<object, { machine: string }> = {
   },
 };
 
+/** One line of `devmap guest lock`: the pin and whether runs here can still use it. */
+export function describePin(s: PinStatus): string {
+  const head = `${s.arch.padEnd(7)} `;
+  if (!s.pin) return head + (s.current ? `not pinned; runs use the archive's current kernel, ${s.current}` : `not pinned; ${noKernelHint(ARCHES[s.arch]!)}`);
+  const pin = `${s.pin.abi} (${Object.keys(s.pin.packages).length} packages)`;
+  if (!s.current) return `${head}${pin}: cannot check the archive: ${noKernelHint(ARCHES[s.arch]!)}${s.kept ? '; all cached here, so runs use them' : ''}`;
+  if (!s.gone.length) return `${head}${pin}: in the archive${s.current === s.pin.abi ? ', the current kernel' : `; the current kernel is ${s.current} (--update pins it)`}`;
+  const gone = `${head}${pin}: GONE from the archive (${s.gone.join(' ')})`;
+  return gone + (s.kept ? '; cached here, so runs here keep using it' : `; runs here use the current kernel ${s.current} until --update pins it`);
+}
+
+const lock: CommandModule<object, { update: boolean; arch?: string }> = {
+  command: 'lock',
+  describe: 'Show the Debian kernel each guest arch is pinned to (qemu/guest.lock.json) and whether the archive still has it; --update pins the current one',
+  builder: (y) =>
+    y
+      .option('update', { type: 'boolean', default: false, describe: "pin the archive's current kernel (and packages) and rewrite the lock file" })
+      .option('arch', { type: 'string', choices: Object.keys(ARCHES), describe: 'only this guest architecture (default: all)' })
+      .example('devmap guest lock', 'what is pinned, and whether the archive still has it')
+      .example('devmap guest lock --update --arch x86_64', 'pin the current x86_64 kernel; commit qemu/guest.lock.json')
+      .epilogue("Runs never write the lock file, the way npm ci never writes package-lock.json: when a pinned kernel has left the archive and its .debs are not cached, a run uses the current kernel and says so. \"The archive\" is apt's package lists; --update runs apt-get update first when root."),
+  handler: (argv) => {
+    const arches = argv.arch ? [ARCHES[argv.arch]!] : Object.values(ARCHES);
+    if (!argv.update) {
+      for (const a of arches) console.log(describePin(pinStatus(a)));
+      return;
+    }
+    const changes = updateLock(arches, stderrLog);
+    for (const c of changes) {
+      const was = !c.changed ? 'unchanged' : c.from === c.to ? 'new package versions' : `was ${c.from ?? 'not pinned'}`;
+      console.log(`${c.arch.padEnd(7)} ${c.to} (${was})`);
+    }
+    console.log(changes.some((c) => c.changed) ? `wrote ${lockPath()}; commit it` : `${lockPath()} unchanged`);
+  },
+};
+
 export const guestCommand: CommandModule = {
   command: 'guest <command>',
   describe: `Boot QEMU guests with the devices (machines: ${Object.keys(MACHINES).join(', ')})`,
-  builder: (y) => y.command(run).command(shell).command(image).demandCommand(1),
+  builder: (y) =>
+    y
+      .command(run).command(shell).command(image).command(lock).demandCommand(1)
+      .example('devmap guest run -- uname -a', 'boot the default guest, run a command in it')
+      .example('devmap guest lock', 'which Debian kernel the guests are pinned to, and whether the archive still has it')
+      .example('devmap guest lock --update', 'pin the current kernels and rewrite qemu/guest.lock.json'),
   handler: () => undefined,
 };

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { parseSize } from '../../lib/commands/format.js';
+import { describePin } from '../../lib/commands/guest.js';
 import { PAGE_SIZE } from '../../lib/index.js';
 import { tempFile } from '../helpers/tmp.js';
 
@@ -18,6 +19,7 @@ describe('devmap CLI', () => {
     expect(r.stdout).toMatch(/devmap maps \[pid\]/);
     expect(r.stdout).toMatch(/devmap demo/);
     expect(devmap('map', '--help').stdout).toMatch(/Examples:[\s\S]*--length 0x100000/);
+    expect(devmap('demo', '--help').stdout).toMatch(/--out [\s\S]*?\[default: "artifacts\/devmap-demo\.png"\]/);
   });
 
   it('no command or an unknown one: usage error, exit 2', () => {
@@ -60,6 +62,32 @@ describe('devmap CLI', () => {
     expect(vmas[0]!.start).toMatch(/^0x[0-9a-f]+$/);
   });
 
+  it('guest --help lists guest lock with an example', () => {
+    const r = devmap('guest', '--help');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/devmap guest lock +Show the Debian kernel/);
+    expect(r.stdout).toMatch(/Examples:[\s\S]*devmap guest lock --update/);
+  });
+
+  it.skipIf(spawnSync('sh', ['-c', 'command -v apt-cache']).status !== 0)('guest lock shows the pin and whether the archive has it, and writes nothing', () => {
+    const lockFile = join(process.cwd(), 'qemu', 'guest.lock.json');
+    const before = readFileSync(lockFile);
+    const abi = (JSON.parse(before.toString()) as Record<string, { abi: string }>).x86_64!.abi;
+    // apt-cache takes seconds per lookup on a busy machine.
+    const r = spawnSync(process.execPath, [cli, 'guest', 'lock', '--arch', 'x86_64'], { encoding: 'utf8', timeout: 150_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`^x86_64 +${abi.replace(/\./g, '\\.')} \\(\\d+ packages\\): (in the archive|GONE from the archive|cannot check the archive)`));
+    expect(r.stdout.trim().split('\n')).toHaveLength(1);
+    expect(readFileSync(lockFile)).toEqual(before);
+  }, 180_000);
+});
+
+it('guest lock says whether runs here keep a pin the archive dropped', () => {
+  const pin = { abi: '6.1.0-50-amd64', packages: { 'linux-image-6.1.0-50-amd64': '6.1.176-1', 'busybox-static': '1:1.35.0-4' } };
+  const gone = { arch: 'x86_64', pin, current: '6.1.0-57-amd64', gone: ['linux-image-6.1.0-50-amd64=6.1.176-1'] };
+  expect(describePin({ ...gone, kept: true })).toBe('x86_64  6.1.0-50-amd64 (2 packages): GONE from the archive (linux-image-6.1.0-50-amd64=6.1.176-1); cached here, so runs here keep using it');
+  expect(describePin({ ...gone, kept: false })).toMatch(/GONE .*; runs here use the current kernel 6\.1\.0-57-amd64 until --update pins it$/);
+  expect(describePin({ ...gone, gone: [], kept: true })).toBe('x86_64  6.1.0-50-amd64 (2 packages): in the archive; the current kernel is 6.1.0-57-amd64 (--update pins it)');
 });
 
 describe('parseSize', () => {

@@ -1,27 +1,20 @@
 // Debian packages for the guest: the kernel (image, headers, kbuild) and
 // busybox, fetched by name with apt-get download and pinned in
-// qemu/guest.lock.json. Old kernel ABIs leave the archive, so the .debs are
-// cached and a vanished pin falls back to the current kernel, loudly.
+// qemu/guest.lock.json (lock.ts). Old kernel ABIs leave the archive, so the
+// .debs are cached by name and version; a pin that is neither cached nor in
+// the archive any more gives way to the current kernel for that run, loudly,
+// and only `devmap guest lock --update` moves the pin.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { packageRoot } from '../../paths.js';
 import { devmapError } from '../../errors.js';
 import type { GuestArch } from '../machines/machines.js';
 import { aptGetUpdate, cacheDir, run, type Log } from './cache.js';
-import { hostDebArch, resolveUserland } from './foreign.js';
+import { ensureAptArch, hostDebArch, isForeign, resolveUserland } from './foreign.js';
+import { lockPath, pinOf, readLock, withPin, writeLock, type GuestPackages } from './lock.js';
 
-export interface GuestPackages {
-  /** Kernel ABI, e.g. "6.1.0-50-amd64". */
-  abi: string;
-  /** Package name → exact version. */
-  packages: Record<string, string>;
-}
-
-type LockFile = Record<string, GuestPackages>;
-
-export const lockPath = (): string => join(packageRoot, 'qemu', 'guest.lock.json');
+export type { GuestPackages } from './lock.js';
 
 /**
  * The package names that go with a kernel ABI ("6.1.0-50-amd64"). For a
@@ -56,10 +49,10 @@ function aptCache(args: string[]): string | undefined {
 const isRoot = (): boolean => process.getuid?.() === 0;
 
 let updated = false;
-/** apt-get update, once per process, when the package lists lack something. */
-function aptUpdate(log: Log): boolean {
+/** apt-get update, once per process, as root only. */
+function aptUpdate(log: Log, why: string): boolean {
   if (updated || !isRoot()) return false;
-  log('apt-get update (package lists are missing or stale)');
+  log(`apt-get update (${why})`);
   aptGetUpdate(log);
   updated = true;
   return true;
@@ -69,17 +62,27 @@ function candidate(pkg: string): string | undefined {
   return /^Version: (\S+)/m.exec(aptCache(['show', '--no-all-versions', pkg]) ?? '')?.[1];
 }
 
+/** linux-image-<flavour>, the package that names the archive's current kernel. */
+const metaPackage = (a: GuestArch): string => `linux-image-${a.flavour}${isForeign(a) ? `:${a.debArch}` : ''}`;
+
+/** The ABI the archive's current kernel has, as apt's lists see it now. */
+function currentAbi(a: GuestArch): string | undefined {
+  const deps = aptCache(['depends', metaPackage(a)]);
+  return new RegExp(`Depends: linux-image-(\\S+-${a.flavour})`).exec(deps ?? '')?.[1];
+}
+
+/** What to do when apt's lists lack the arch's kernel. */
+export function noKernelHint(a: GuestArch): string {
+  const add = isForeign(a) ? `dpkg --add-architecture ${a.debArch} && ` : '';
+  return `apt knows no ${metaPackage(a)}; run "${add}apt-get update" (as root) and retry`;
+}
+
 /** The current kernel of the archive, as apt sees it now (plus, for a foreign arch, Node's userland). */
 function resolveCurrent(a: GuestArch, log: Log): GuestPackages {
-  const { debArch, flavour } = a;
-  const foreign = a.debArch !== hostDebArch();
-  const meta = `linux-image-${flavour}${foreign ? `:${debArch}` : ''}`;
-  let deps = aptCache(['depends', meta]);
-  if (!deps && aptUpdate(log)) deps = aptCache(['depends', meta]);
-  const abi = new RegExp(`Depends: linux-image-(\\S+-${flavour})`).exec(deps ?? '')?.[1];
-  if (!abi) {
-    throw devmapError('ERR_DEVMAP_APT', `apt knows no ${meta} for ${debArch}; run "apt-get update" (as root) and retry`);
-  }
+  let abi = currentAbi(a);
+  if (!abi && aptUpdate(log, 'package lists are missing or stale')) abi = currentAbi(a);
+  if (!abi) throw devmapError('ERR_DEVMAP_APT', noKernelHint(a));
+  const foreign = isForeign(a);
   const packages: Record<string, string> = {};
   const names = archPackageNames(abi, a);
   for (const pkg of Object.values(names)) {
@@ -92,48 +95,128 @@ function resolveCurrent(a: GuestArch, log: Log): GuestPackages {
   return { abi, packages };
 }
 
-function readLock(): LockFile {
-  return existsSync(lockPath()) ? (JSON.parse(readFileSync(lockPath(), 'utf8')) as LockFile) : {};
+/** What choosing, checking and pinning packages asks of apt; tests replace it. */
+export interface AptLookup {
+  /** Do apt's lists still have pkg=version? */
+  has(pkg: string, version: string): boolean;
+  /** The ABI of the archive's current kernel, or undefined if apt's lists lack it. */
+  currentAbi(a: GuestArch): string | undefined;
+  /** The archive's current packages for the arch (runs apt-get update once if it must). */
+  current(a: GuestArch, log: Log): GuestPackages;
+  /** apt-get update, once per process and only as root; false when it did not run. */
+  update(log: Log, why: string): boolean;
+  /** Makes apt know a foreign arch's packages (as root), or throws saying what to run. */
+  addArch(a: GuestArch, log: Log): void;
 }
 
-const debName = (pkg: string, version: string): string => `${pkg}_${version}.deb`.replace(/:/g, '%3a');
+/** The lock file, the .deb cache and apt. */
+export interface PackageSys {
+  apt: AptLookup;
+  lockFile: string;
+  debDir: string;
+}
+
+const systemApt: AptLookup = {
+  has: (n, v) => aptCache(['show', `${n}=${v}`]) !== undefined,
+  currentAbi,
+  current: resolveCurrent,
+  update: aptUpdate,
+  addArch: (a, log) => (isForeign(a) ? ensureAptArch(a, log) : undefined),
+};
+
+const system = (): PackageSys => ({ apt: systemApt, lockFile: lockPath(), debDir: join(cacheDir(), 'debs') });
+
+export const debName = (pkg: string, version: string): string => `${pkg}_${version}.deb`.replace(/:/g, '%3a');
+const isCached = (sys: PackageSys, pkg: string, version: string): boolean => existsSync(join(sys.debDir, debName(pkg, version)));
+const pinList = (pin: GuestPackages | undefined): [string, string][] => Object.entries(pin?.packages ?? {});
+
+const PIN_IT = 'run "devmap guest lock --update" to pin it';
 
 /**
- * Returns the locked packages as cached .deb files, downloading what is not
- * cached. Network is touched only when a .deb is missing.
+ * The packages for this run: the lock's pin while each of its .debs is
+ * cached or in the archive (apt is not asked when all are cached);
+ * otherwise, or with no pin, the archive's current kernel, said in one line.
+ * Never writes the lock file: `devmap guest lock --update` does.
+ */
+export function choosePackages(a: GuestArch, log: Log, sys: PackageSys = system()): GuestPackages {
+  const pin = pinOf(readLock(sys.lockFile), a);
+  if (!pin) {
+    const cur = sys.apt.current(a, log);
+    log(`the lock file pins no ${a.key} kernel; using the current one, ${cur.abi}, for this run; ${PIN_IT}`);
+    return cur;
+  }
+  const gone = (): string[] => pinList(pin).filter(([n, v]) => !isCached(sys, n, v) && !sys.apt.has(n, v)).map(([n, v]) => `${n}=${v}`);
+  let missing = gone();
+  if (missing.length && sys.apt.update(log, 'package lists are missing or stale')) missing = gone();
+  if (!missing.length) return pin;
+  const cur = sys.apt.current(a, log);
+  log(`locked ${a.key} kernel ${pin.abi} is gone from the archive (neither cached nor in apt's lists: ${missing.join(' ')}); using ${cur.abi} for this run; ${PIN_IT}`);
+  return cur;
+}
+
+export interface PinStatus {
+  arch: string;
+  pin?: GuestPackages;
+  /** The archive's current kernel ABI; undefined when apt's lists lack it (then `gone` is not known). */
+  current?: string;
+  /** Pinned packages apt's lists no longer have, as name=version. */
+  gone: string[];
+  /** Each pinned .deb is cached here or in apt's lists, so runs here keep using the pin. */
+  kept: boolean;
+}
+
+/** What `devmap guest lock` shows for an arch. Reads only: no apt-get update, no writes. */
+export function pinStatus(a: GuestArch, sys: PackageSys = system()): PinStatus {
+  const pin = pinOf(readLock(sys.lockFile), a);
+  const current = sys.apt.currentAbi(a);
+  // Lists without the arch's kernel (a foreign arch apt does not know) say nothing about the archive.
+  const pins = pinList(pin).map(([n, v]) => ({ name: `${n}=${v}`, cached: isCached(sys, n, v), listed: current !== undefined && sys.apt.has(n, v) }));
+  return {
+    arch: a.key, pin, current,
+    gone: current ? pins.filter((p) => !p.listed).map((p) => p.name) : [],
+    kept: pin !== undefined && pins.every((p) => p.cached || p.listed),
+  };
+}
+
+/**
+ * `devmap guest lock --update`: pins the archive's current packages for
+ * each arch and writes the lock file once all are resolved (all or nothing),
+ * if anything changed.
+ */
+export function updateLock(arches: GuestArch[], log: Log, sys: PackageSys = system()): { arch: string; from?: string; to: string; changed: boolean }[] {
+  let lock = readLock(sys.lockFile);
+  sys.apt.update(log, 'to pin what the archive has now');
+  const changes = arches.map((a) => {
+    sys.apt.addArch(a, log);
+    const cur = sys.apt.current(a, log);
+    const old = pinOf(lock, a);
+    lock = withPin(lock, a, cur);
+    return { arch: a.key, from: old?.abi, to: cur.abi, changed: JSON.stringify(old) !== JSON.stringify(cur) };
+  });
+  if (changes.some((c) => c.changed)) writeLock(lock, sys.lockFile);
+  return changes;
+}
+
+/**
+ * The chosen packages as cached .deb files, downloading what is not cached.
+ * Network is touched only when a .deb is missing.
  */
 export function fetchGuestPackages(a: GuestArch, log: Log): { pkgs: GuestPackages; debs: Record<string, string> } {
-  const key = a.key;
-  const dir = join(cacheDir(), 'debs');
-  mkdirSync(dir, { recursive: true });
-  const lock = readLock();
-  let pkgs = lock[key];
-  const cached = (p: GuestPackages): boolean => Object.entries(p.packages).every(([n, v]) => existsSync(join(dir, debName(n, v))));
-  if (!pkgs || !cached(pkgs)) {
-    const available = (p: GuestPackages): boolean =>
-      Object.entries(p.packages).every(([n, v]) => existsSync(join(dir, debName(n, v))) || aptCache(['show', `${n}=${v}`]));
-    if (pkgs && !available(pkgs) && !(aptUpdate(log) && available(pkgs))) {
-      const cur = resolveCurrent(a, log);
-      log(`locked kernel ${pkgs.abi} (${JSON.stringify(pkgs.packages)}) is no longer in the archive; using the current one, ${cur.abi}, and updating ${lockPath()}`);
-      pkgs = cur;
-    } else if (!pkgs) {
-      pkgs = resolveCurrent(a, log);
-      log(`no ${key} entry in the lock file; pinning the current kernel ${pkgs.abi}`);
-    }
-    if (lock[key] !== pkgs) writeFileSync(lockPath(), JSON.stringify({ ...lock, [key]: pkgs }, null, 2) + '\n');
-    download(pkgs, dir, log);
-  }
-  const debs = Object.fromEntries(Object.entries(pkgs.packages).map(([n, v]) => [n, join(dir, debName(n, v))]));
+  const sys = system();
+  mkdirSync(sys.debDir, { recursive: true });
+  const pkgs = choosePackages(a, log, sys);
+  download(pinList(pkgs).filter(([n, v]) => !isCached(sys, n, v)), sys.debDir, log);
+  const debs = Object.fromEntries(pinList(pkgs).map(([n, v]) => [n, join(sys.debDir, debName(n, v))]));
   return { pkgs, debs };
 }
 
-function download(pkgs: GuestPackages, dir: string, log: Log): void {
+function download(todo: [string, string][], dir: string, log: Log): void {
+  if (!todo.length) return;
   const tmp = join(dir, `.download-${process.pid}`);
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp);
   try {
-    for (const [n, v] of Object.entries(pkgs.packages)) {
-      if (existsSync(join(dir, debName(n, v)))) continue;
+    for (const [n, v] of todo) {
       log(`downloading ${n}=${v}`);
       // As root apt drops to the _apt user, which cannot write our cache.
       const sandbox = isRoot() ? ['-o', 'APT::Sandbox::User=root'] : [];
