@@ -210,10 +210,15 @@ export class Mapping {
 
 /**
  * Maps an already open file descriptor. The caller keeps ownership of `fd`
- * (the mapping stays valid after it is closed). `stat` of the fd decides the
- * defaults, as in mapFile().
+ * (the mapping stays valid after it is closed). The fd's fstat(2) decides
+ * the defaults, as in mapFile().
  */
-export function mapFd(fd: number, path: string, options: MapOptions = {}, stat: Stats = fstatSync(fd)): Mapping {
+export function mapFd(fd: number, path: string, options: MapOptions = {}): Mapping {
+  return mapFdWith(fd, path, options, fstatSync(fd));
+}
+
+/** mapFd() with the fd's `stat` already at hand (internal: callers that checked it save an fstat). */
+export function mapFdWith(fd: number, path: string, options: MapOptions, stat: Stats): Mapping {
   const { offset, length, write } = checkOptions(options);
   let len: bigint;
   if (stat.isFile()) {

@@ -59,7 +59,14 @@ export function parseMaps(text: string): Vma[] {
  * The memory map of a process, from /proc/PID/smaps (with VmFlags) or, if
  * that is not readable, /proc/PID/maps.
  */
-export function readMaps(pid: number | 'self' = 'self', read: (path: string) => string = (p) => readFileSync(p, 'utf8')): Vma[] {
+export function readMaps(pid: number | 'self' = 'self'): Vma[] {
+  return readMapsWith(pid);
+}
+
+const readText = (path: string): string => readFileSync(path, 'utf8');
+
+/** readMaps() reading through `read` (internal: tests pass a reader to reach the fallback). */
+export function readMapsWith(pid: number | 'self', read: (path: string) => string = readText): Vma[] {
   if (pid !== 'self' && !(Number.isInteger(pid) && pid > 0)) {
     throw rangeError(`pid must be a positive integer or 'self', got ${String(pid)}`);
   }

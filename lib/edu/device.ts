@@ -1,49 +1,32 @@
 // Edu: the devmap edu driver (native/kmod/edu) from Node -- DMA buffers,
 // DMA transfers, and the device's factorial and liveness registers.
-import { closeSync, openSync, write } from 'node:fs';
-
-import { native } from '../native.js';
-import { mapFd } from '../mapping.js';
 import { DmaBuffer, checkDmaSize, checkTransfer, type TransferOptions } from './dma.js';
 import {
-  ALLOC_SIZE, EDU_FROM_DEVICE, EDU_IOC, EDU_TO_DEVICE, INFO_SIZE, STATS_SIZE, XFER_SIZE, decodeInfo, decodeStats, encodeTransfer, type EduInfo, type EduStats,
+  ALLOC_SIZE, EDU_FROM_DEVICE, EDU_IOC, EDU_TO_DEVICE, INFO_SIZE, STATS_SIZE, decodeInfo, decodeStats, encodeTransfer, type EduInfo, type EduStats,
 } from './abi.js';
+import { devmapError, explain, isSystemError, rangeError, typeError, withPath } from '../errors.js';
+import { eduSys, type EduSys } from './sys.js';
 
 export type { EduInfo, EduStats } from './abi.js';
-import { devmapError, explain, isSystemError, rangeError, typeError, withPath } from '../errors.js';
 
 /** An open edu device (`/dev/eduN`). */
 export class Edu {
   readonly path: string;
   #fd: number;
+  #sys: EduSys;
   #closed = false;
   #pending = 0;
 
-  private constructor(fd: number, path: string) {
+  /** @internal use Edu.open() */
+  constructor(fd: number, path: string, sys: EduSys) {
     this.#fd = fd;
     this.path = path;
+    this.#sys = sys;
   }
 
   /** Opens the device node of the devmap edu driver. */
   static open(path = '/dev/edu0'): Edu {
-    if (typeof path !== 'string' || path.length === 0) throw typeError('path must be a non-empty string');
-    let fd: number;
-    try {
-      fd = openSync(path, 'r+');
-    } catch (err) {
-      if (isSystemError(err, 'ENOENT') || isSystemError(err, 'ENXIO') || isSystemError(err, 'ENODEV')) {
-        explain(err, `no edu device at ${path}: load native/kmod/edu (insmod devmap_edu.ko) and start QEMU with -device edu`);
-      }
-      throw err;
-    }
-    const edu = new Edu(fd, path);
-    try {
-      edu.info(); // proves this is our driver: anything else answers ENOTTY
-    } catch (err) {
-      edu.close();
-      throw err;
-    }
-    return edu;
+    return openEdu(path);
   }
 
   get closed(): boolean {
@@ -53,7 +36,7 @@ export class Edu {
   #ioctl(request: number, arg?: Uint8Array | number): void {
     if (this.#closed) throw devmapError('ERR_DEVMAP_CLOSED', `${this.path} is already closed`);
     try {
-      native.ioctl(this.#fd, request, arg);
+      this.#sys.ioctl(this.#fd, request, arg);
     } catch (err) {
       throw withPath(err, this.path);
     }
@@ -98,7 +81,7 @@ export class Edu {
     this.#ioctl(EDU_IOC.ALLOC, b);
     const id = v.getUint32(24, true);
     try {
-      const mapping = mapFd(this.#fd, this.path, { offset: v.getBigUint64(8, true), length: v.getBigUint64(0, true) });
+      const mapping = this.#sys.map(this.#fd, this.path, { offset: v.getBigUint64(8, true), length: v.getBigUint64(0, true) });
       return new DmaBuffer(this, id, v.getBigUint64(16, true), mapping, (i) => this.#free(i));
     } catch (err) {
       try {
@@ -140,13 +123,13 @@ export class Edu {
     const record = encodeTransfer(buf.id, dir, checkTransfer(options, buf.size));
     this.#pending++;
     try {
-      await new Promise<void>((resolve, reject) => {
-        write(this.#fd, record, 0, XFER_SIZE, null, (err) => (err ? reject(withPath(err, this.path)) : resolve()));
-      });
+      await this.#sys.write(this.#fd, record);
+    } catch (err) {
+      throw withPath(err, this.path);
     } finally {
       // close() during a transfer defers closing the fd to here, so a write
       // still queued on the pool never lands on a reused descriptor number.
-      if (--this.#pending === 0 && this.#closed) closeSync(this.#fd);
+      if (--this.#pending === 0 && this.#closed) this.#sys.close(this.#fd);
     }
   }
 
@@ -157,10 +140,32 @@ export class Edu {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#pending === 0) closeSync(this.#fd);
+    if (this.#pending === 0) this.#sys.close(this.#fd);
   }
 
   [Symbol.dispose](): void {
     this.close();
   }
+}
+
+/** Edu.open() through `sys` (internal: tests fake the driver). */
+export function openEdu(path = '/dev/edu0', sys: EduSys = eduSys): Edu {
+  if (typeof path !== 'string' || path.length === 0) throw typeError('path must be a non-empty string');
+  let fd: number;
+  try {
+    fd = sys.open(path);
+  } catch (err) {
+    if (isSystemError(err, 'ENOENT') || isSystemError(err, 'ENXIO') || isSystemError(err, 'ENODEV')) {
+      explain(err, `no edu device at ${path}: load native/kmod/edu (insmod devmap_edu.ko) and start QEMU with -device edu`);
+    }
+    throw err;
+  }
+  const edu = new Edu(fd, path, sys);
+  try {
+    edu.info(); // proves this is our driver: anything else answers ENOTTY
+  } catch (err) {
+    edu.close();
+    throw err;
+  }
+  return edu;
 }

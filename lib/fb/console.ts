@@ -21,16 +21,17 @@ export interface VtConsole {
 }
 
 /** The kernel's console drivers (vga text, dummy, frame buffer). */
-export function listVtConsoles(read = (p: string) => readFileSync(p, 'utf8'), list = readdirSync): VtConsole[] {
+export function listVtConsoles(): VtConsole[] {
   let entries: string[];
   try {
-    entries = list(VTCON).map(String);
+    entries = readdirSync(VTCON);
   } catch {
     return [];
   }
+  const read = (p: string): string => readFileSync(p, 'utf8').trim();
   return entries.map((e) => {
     const path = join(VTCON, e);
-    return { name: read(join(path, 'name')).trim(), bound: read(join(path, 'bind')).trim() === '1', path };
+    return { name: read(join(path, 'name')), bound: read(join(path, 'bind')) === '1', path };
   });
 }
 

@@ -7,7 +7,7 @@ import { checkImage, parseColor, type Color, type Image, type PixelCodec } from 
 import { checkRect, clipRect, type Rect } from './rect.js';
 import { decodeInfo, fbSys, modeChanges, type FbInfo, type FbSys, type ModeRequest } from './sys.js';
 
-export { fbSys, type FbInfo, type FbSys, type ModeRequest } from './sys.js';
+export type { FbInfo, ModeRequest } from './sys.js';
 
 const C = native.constants;
 
@@ -20,7 +20,8 @@ export class Framebuffer {
   #memory!: Mapping;
   #closed = false;
 
-  private constructor(path: string, fd: number, sys: FbSys) {
+  /** @internal use Framebuffer.open() */
+  constructor(path: string, fd: number, sys: FbSys) {
     this.path = path;
     this.#fd = fd;
     this.#sys = sys;
@@ -28,23 +29,8 @@ export class Framebuffer {
   }
 
   /** Opens and maps `path` (default /dev/fb0). */
-  static open(path = '/dev/fb0', sys: FbSys = fbSys): Framebuffer {
-    let fd: number;
-    try {
-      fd = sys.open(path);
-    } catch (err) {
-      if (isSystemError(err, 'ENOENT')) {
-        explain(err, `no framebuffer at ${path}: load a framebuffer driver (e.g. bochs-drm in QEMU with -vga std, or vesafb with vga=0x344), or pass another /dev/fbN`);
-      }
-      throw err;
-    }
-    try {
-      return new Framebuffer(path, fd, sys);
-    } catch (err) {
-      sys.close(fd);
-      if (isSystemError(err, 'ENOTTY')) explain(err, `${path} is not a framebuffer device (FBIOGET_FSCREENINFO failed)`);
-      throw err;
-    }
+  static open(path = '/dev/fb0'): Framebuffer {
+    return openFramebuffer(path);
   }
 
   #load(): void {
@@ -268,5 +254,25 @@ export class Framebuffer {
 
   [Symbol.dispose](): void {
     this.close();
+  }
+}
+
+/** Framebuffer.open() through `sys` (internal: tests fake the driver to reach every path). */
+export function openFramebuffer(path = '/dev/fb0', sys: FbSys = fbSys): Framebuffer {
+  let fd: number;
+  try {
+    fd = sys.open(path);
+  } catch (err) {
+    if (isSystemError(err, 'ENOENT')) {
+      explain(err, `no framebuffer at ${path}: load a framebuffer driver (e.g. bochs-drm in QEMU with -vga std, or vesafb with vga=0x344), or pass another /dev/fbN`);
+    }
+    throw err;
+  }
+  try {
+    return new Framebuffer(path, fd, sys);
+  } catch (err) {
+    sys.close(fd);
+    if (isSystemError(err, 'ENOTTY')) explain(err, `${path} is not a framebuffer device (FBIOGET_FSCREENINFO failed)`);
+    throw err;
   }
 }

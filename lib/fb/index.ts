@@ -1,7 +1,7 @@
 // Linux framebuffers (/dev/fbN): the device, pixel formats, PNG, a test
 // card, and the console (fbcon, KD_GRAPHICS) in the way of drawing.
-export { Framebuffer, fbSys } from './framebuffer.js';
-export type { FbInfo, FbSys, ModeRequest } from './framebuffer.js';
+export { Framebuffer } from './framebuffer.js';
+export type { FbInfo, ModeRequest } from './framebuffer.js';
 export type { FbFix, FbVar, FbBitfield } from '../native.js';
 export { parseColor, PixelCodec } from './pixel.js';
 export type { Color, Image, PixelFormat, Bitfield } from './pixel.js';

@@ -1,6 +1,7 @@
-// The system side of a Framebuffer: the calls it makes (injectable, so
-// tests reach every error path), and decoding what the driver reports into
-// FbInfo and a pixel codec.
+// The system side of a Framebuffer: the calls it makes (one table: the
+// public API always uses fbSys; the internal openFramebuffer takes another,
+// so tests reach every error path), and decoding what the driver reports
+// into FbInfo and a pixel codec.
 import { closeSync, fsyncSync, openSync } from 'node:fs';
 
 import { devmapError, rangeError } from '../errors.js';
@@ -10,7 +11,7 @@ import { PixelCodec } from './pixel.js';
 
 const C = native.constants;
 
-/** System calls the Framebuffer makes; tests pass their own to reach error paths. */
+/** The system calls a Framebuffer makes. */
 export interface FbSys {
   open(path: string): number;
   close(fd: number): void;

@@ -1,34 +1,27 @@
-// QEMU's ivshmem device: list, open (companion module or sysfs), host file.
-import { closeSync, constants as fsc, fstatSync, openSync, read } from 'node:fs';
-
-import { native } from '../native.js';
-import { mapFd, type Mapping } from '../mapping.js';
+// QEMU's ivshmem device: list, open (companion module or sysfs), registers
+// and interrupts.
+import type { Mapping } from '../mapping.js';
 import { devmapError, rangeError, withPath } from '../errors.js';
-import { listPci, realSysfs, type SysfsReader } from './pci.js';
-import { cacheCode, decodeInfo, INFO_SIZE, IOC, pair, REGISTERS, type CacheMode, type Register } from './abi.js';
+import { listPci } from './pci.js';
+import { IOC, pair, REGISTERS, type CacheMode, type Register } from './abi.js';
 import { MaskPump, type WaitOptions } from '../ipc/interrupts.js';
-import { checkOpen, pick, windowOf, type CheckedOpen, type IvshmemDevice, type OpenOptions } from './options.js';
+import { checkOpen, pick, windowOf, type IvshmemDevice, type OpenOptions } from './options.js';
+import { MODULE_NAME, openModule, openSysfs, type IvshmemParts } from './open.js';
+import { ivshmemSys, type IvshmemSys } from './sys.js';
 
 export type { CacheMode, Register, Variant } from './abi.js';
 export type { IvshmemDevice, OpenOptions } from './options.js';
 export type { WaitOptions } from '../ipc/interrupts.js';
-export type { SysfsReader } from './pci.js';
 export { NO_DEVICE } from './options.js';
+export { MODULE_NAME } from './open.js';
 
 export const IVSHMEM_VENDOR = 0x1af4;
 export const IVSHMEM_DEVICE = 0x1110;
-export const MODULE_NAME = 'devmap_ivshmem';
 
-/** The system calls open() makes, injectable so error paths run without a device. */
-export interface IvshmemDeps {
-  sysfs: SysfsReader;
-  open(path: string, flags: number): number;
-}
-const realDeps: IvshmemDeps = { sysfs: realSysfs, open: (p, f) => openSync(p, f) };
-
-const fdRegistry = new FinalizationRegistry<number>((fd) => {
+// The safety net for a device never closed: its fd, closed the way it was opened.
+const fdRegistry = new FinalizationRegistry<{ fd: number; sys: IvshmemSys }>(({ fd, sys }) => {
   try {
-    closeSync(fd);
+    sys.close(fd);
   } catch {
     /* already closed */
   }
@@ -54,15 +47,13 @@ export class Ivshmem {
   /** MSI-X vectors (module path, doorbell variant), else 0. */
   readonly vectors: number;
   #fd: number;
+  #sys: IvshmemSys;
   #closed = false;
   #reads = 0;
   #pump: MaskPump | null = null;
 
   /** @internal use Ivshmem.open() */
-  constructor(init: {
-    path: 'module' | 'sysfs'; device: IvshmemDevice; memory: Mapping; cache: CacheMode;
-    grantedCache: CacheMode | null; ivPosition: number; vectors: number; fd: number;
-  }) {
+  constructor(init: IvshmemParts) {
     this.path = init.path;
     this.device = init.device;
     this.memory = init.memory;
@@ -72,39 +63,18 @@ export class Ivshmem {
     this.ivPosition = init.ivPosition;
     this.vectors = init.vectors;
     this.#fd = init.fd;
-    if (init.fd >= 0) fdRegistry.register(this, init.fd, this);
+    this.#sys = init.sys;
+    if (init.fd >= 0) fdRegistry.register(this, { fd: init.fd, sys: init.sys }, this);
   }
 
   /** Lists ivshmem devices from sysfs, in PCI address order. */
-  static list(io: SysfsReader = realSysfs): IvshmemDevice[] {
-    return listPci({ vendor: IVSHMEM_VENDOR, device: IVSHMEM_DEVICE }, io).map((d, index) => {
-      const misc = io.exists(`${d.sysfsPath}/misc`) ? io.readdir(`${d.sysfsPath}/misc`).find((n) => /^ivshmem\d+$/.test(n)) : undefined;
-      return {
-        index,
-        address: d.address,
-        size: Number(d.resources[2]?.size ?? 0n),
-        variant: (d.resources[1]?.size ?? 0n) > 0n ? 'doorbell' : 'plain',
-        driver: d.driver,
-        node: misc === undefined ? null : `/dev/${misc}`,
-        sysfsPath: d.sysfsPath,
-      };
-    });
+  static list(): IvshmemDevice[] {
+    return listIvshmem();
   }
 
   /** Maps a device's shared memory, through /dev/ivshmemN if the module is bound, else sysfs. */
-  static open(options: OpenOptions = {}, deps: IvshmemDeps = realDeps): Ivshmem {
-    const opts = checkOpen(options);
-    const dev = pick(Ivshmem.list(deps.sysfs), opts);
-    const viaModule = opts.via === 'module' || (opts.via === 'auto' && dev.node !== null);
-    if (viaModule && dev.node === null) {
-      throw devmapError(
-        'ERR_DEVMAP_NO_MODULE',
-        `ivshmem ${dev.address} has no /dev/ivshmemN (bound driver: ${dev.driver ?? 'none'}); ` +
-          `load the companion module (insmod ${MODULE_NAME}.ko) or open with via: 'sysfs'`
-      );
-    }
-    windowOf(dev, opts); // refuse a bad window before opening anything
-    return viaModule ? openModule(dev, opts, deps) : openSysfs(dev, opts, deps);
+  static open(options: OpenOptions = {}): Ivshmem {
+    return openIvshmem(options);
   }
 
   get closed(): boolean {
@@ -122,7 +92,7 @@ export class Ivshmem {
   /** An ioctl on the module's node; its errors carry the node as `path`. */
   #ioctl(fd: number, request: number, arg: Uint8Array): void {
     try {
-      native.ioctl(fd, request, arg);
+      this.#sys.ioctl(fd, request, arg);
     } catch (err) {
       throw withPath(err, this.device.node!);
     }
@@ -178,14 +148,15 @@ export class Ivshmem {
     const fd = this.#driverFd('waitForInterrupt()');
     const buf = new Uint8Array(8);
     this.#reads++;
-    return new Promise((resolve, reject) => {
-      read(fd, buf, 0, 8, null, (err, n) => {
-        // close() defers closing the fd until no read can still use it.
-        if (--this.#reads === 0 && this.#closed) closeSync(fd);
-        if (err) reject(withPath(err, this.device.node!));
-        else resolve(n === 8 ? new DataView(buf.buffer).getBigUint64(0, true) : 0n);
-      });
-    });
+    try {
+      const n = await this.#sys.read(fd, buf);
+      return n === 8 ? new DataView(buf.buffer).getBigUint64(0, true) : 0n;
+    } catch (err) {
+      throw withPath(err, this.device.node!);
+    } finally {
+      // close() defers closing the fd until no read can still use it.
+      if (--this.#reads === 0 && this.#closed) this.#sys.close(fd);
+    }
   }
 
   /** Unmaps the memory and closes the device. Idempotent. */
@@ -196,11 +167,11 @@ export class Ivshmem {
     if (this.#fd >= 0) {
       fdRegistry.unregister(this);
       try {
-        native.ioctl(this.#fd, IOC.CANCEL); // wake pending waitForInterrupt() reads
+        this.#sys.ioctl(this.#fd, IOC.CANCEL); // wake pending waitForInterrupt() reads
       } catch {
         /* device unbound meanwhile: ENODEV, nothing waits */
       }
-      if (this.#reads === 0) closeSync(this.#fd);
+      if (this.#reads === 0) this.#sys.close(this.#fd);
       this.#fd = -1;
     }
   }
@@ -216,75 +187,34 @@ function register(name: Register): number {
   return off;
 }
 
-function openModule(dev: IvshmemDevice, o: CheckedOpen, deps: IvshmemDeps): Ivshmem {
-  const node = dev.node!;
-  const cache = o.cache ?? 'wb';
-  const fd = deps.open(node, fsc.O_RDWR);
-  try {
-    const mode = new Uint8Array(4);
-    new DataView(mode.buffer).setUint32(0, cacheCode(cache), true);
-    native.ioctl(fd, IOC.SET_CACHE, mode);
-    const buf = new Uint8Array(INFO_SIZE);
-    native.ioctl(fd, IOC.INFO, buf);
-    const info = decodeInfo(buf);
-    const d = { ...dev, size: Number(info.size), variant: info.variant };
-    const memory = mapFd(fd, node, windowOf(d, o), fstatSync(fd));
-    native.ioctl(fd, IOC.INFO, buf); // again: what the mapping was granted
-    const { granted } = decodeInfo(buf);
-    return new Ivshmem({ path: 'module', device: d, memory, cache, grantedCache: granted, ivPosition: info.ivPosition, vectors: info.vectors, fd });
-  } catch (err) {
-    closeSync(fd);
-    throw withPath(err, node);
-  }
+/** Ivshmem.list() through `sys` (internal: tests pass a fake sysfs). */
+export function listIvshmem(sys: IvshmemSys = ivshmemSys): IvshmemDevice[] {
+  return listPci({ vendor: IVSHMEM_VENDOR, device: IVSHMEM_DEVICE }, sys).map((d, index) => {
+    const misc = sys.exists(`${d.sysfsPath}/misc`) ? sys.readdir(`${d.sysfsPath}/misc`).find((n) => /^ivshmem\d+$/.test(n)) : undefined;
+    return {
+      index,
+      address: d.address,
+      size: Number(d.resources[2]?.size ?? 0n),
+      variant: (d.resources[1]?.size ?? 0n) > 0n ? 'doorbell' : 'plain',
+      driver: d.driver,
+      node: misc === undefined ? null : `/dev/${misc}`,
+      sysfsPath: d.sysfsPath,
+    };
+  });
 }
 
-function openSysfs(dev: IvshmemDevice, o: CheckedOpen, deps: IvshmemDeps): Ivshmem {
-  const cache = o.cache ?? 'uc';
-  if (cache === 'wb') {
-    throw devmapError('ERR_DEVMAP_CACHE_UNSUPPORTED', `cache 'wb' needs the ${MODULE_NAME} module; sysfs offers 'uc' (resource2) and 'wc' (resource2_wc)`);
-  }
-  if (dev.driver !== null) {
+/** Ivshmem.open() through `sys` (internal: tests reach every error path without a device). */
+export function openIvshmem(options: OpenOptions = {}, sys: IvshmemSys = ivshmemSys): Ivshmem {
+  const opts = checkOpen(options);
+  const dev = pick(listIvshmem(sys), opts);
+  const viaModule = opts.via === 'module' || (opts.via === 'auto' && dev.node !== null);
+  if (viaModule && dev.node === null) {
     throw devmapError(
-      'ERR_DEVMAP_BUSY',
-      `ivshmem ${dev.address} is bound to ${dev.driver}, which owns BAR2, so sysfs cannot map it; use the module's node or unbind the driver`
+      'ERR_DEVMAP_NO_MODULE',
+      `ivshmem ${dev.address} has no /dev/ivshmemN (bound driver: ${dev.driver ?? 'none'}); ` +
+        `load the companion module (insmod ${MODULE_NAME}.ko) or open with via: 'sysfs'`
     );
   }
-  const file = `${dev.sysfsPath}/${cache === 'wc' ? 'resource2_wc' : 'resource2'}`;
-  const regsFile = `${dev.sysfsPath}/resource0`;
-  let fd: number;
-  try {
-    fd = deps.open(file, fsc.O_RDWR);
-  } catch (err) {
-    // Only architectures that can map PCI BARs write-combined (x86, arm64, ...) give sysfs a resource2_wc.
-    if (cache === 'wc' && (err as { code?: string }).code === 'ENOENT' && deps.sysfs.exists(`${dev.sysfsPath}/resource2`)) {
-      throw devmapError('ERR_DEVMAP_CACHE_UNSUPPORTED', `this kernel has no ${file}: its architecture cannot map PCI BARs write-combined through sysfs; use cache 'uc', or the ${MODULE_NAME} module for 'wc'`);
-    }
-    throw err;
-  }
-  let memory: Mapping;
-  try {
-    memory = mapFd(fd, file, windowOf(dev, o), fstatSync(fd));
-  } finally {
-    closeSync(fd);
-  }
-  // IVPosition from BAR0 (256 bytes: the kernel rounds the mapping to a page).
-  let ivPosition = 0;
-  try {
-    const rfd = deps.open(regsFile, fsc.O_RDWR);
-    let regs: Mapping;
-    try {
-      regs = mapFd(rfd, regsFile, { length: 256 }, fstatSync(rfd));
-    } finally {
-      closeSync(rfd);
-    }
-    try {
-      ivPosition = regs.read32(REGISTERS.ivposition);
-    } finally {
-      regs.unmap();
-    }
-  } catch (err) {
-    memory.unmap();
-    throw err;
-  }
-  return new Ivshmem({ path: 'sysfs', device: dev, memory, cache, grantedCache: null, ivPosition, vectors: 0, fd: -1 });
+  windowOf(dev, opts); // refuse a bad window before opening anything
+  return new Ivshmem(viaModule ? openModule(dev, opts, sys) : openSysfs(dev, opts, sys));
 }

@@ -1,11 +1,7 @@
 // PCI devices as sysfs describes them (/sys/bus/pci/devices/BDF/...).
-import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { basename } from 'node:path';
 
-/**
- * The file system calls PCI listing makes. Tests inject one to drive every
- * path without a device; the default reads the real sysfs.
- */
+/** The sysfs reads PCI listing makes (ivshmemSys has the real ones; tests pass their own). */
 export interface SysfsReader {
   readdir(path: string): string[];
   readFile(path: string): string;
@@ -13,20 +9,6 @@ export interface SysfsReader {
   readlink(path: string): string | undefined;
   exists(path: string): boolean;
 }
-
-export const realSysfs: SysfsReader = {
-  readdir: (p) => readdirSync(p),
-  readFile: (p) => readFileSync(p, 'utf8'),
-  readlink: (p) => {
-    try {
-      return readlinkSync(p);
-    } catch (err) {
-      if ((err as { code?: string }).code === 'ENOENT') return undefined;
-      throw err;
-    }
-  },
-  exists: (p) => existsSync(p),
-};
 
 export const PCI_DEVICES = '/sys/bus/pci/devices';
 
@@ -65,39 +47,35 @@ export function parseResources(text: string): PciResource[] {
   return out;
 }
 
-function readHex(io: SysfsReader, path: string): number {
-  const v = Number.parseInt(io.readFile(path).trim(), 16);
+function readHex(sys: SysfsReader, path: string): number {
+  const v = Number.parseInt(sys.readFile(path).trim(), 16);
   if (Number.isNaN(v)) throw new Error(`unexpected contents of ${path}`);
   return v;
 }
 
 /** Reads one device's sysfs folder. */
-export function readPciDevice(address: string, io: SysfsReader = realSysfs, root = PCI_DEVICES): PciDevice {
+export function readPciDevice(address: string, sys: SysfsReader, root = PCI_DEVICES): PciDevice {
   const dir = `${root}/${address}`;
-  const link = io.readlink(`${dir}/driver`);
+  const link = sys.readlink(`${dir}/driver`);
   return {
     address,
-    vendor: readHex(io, `${dir}/vendor`),
-    device: readHex(io, `${dir}/device`),
+    vendor: readHex(sys, `${dir}/vendor`),
+    device: readHex(sys, `${dir}/device`),
     driver: link === undefined ? null : basename(link),
-    resources: parseResources(io.readFile(`${dir}/resource`)),
+    resources: parseResources(sys.readFile(`${dir}/resource`)),
     sysfsPath: dir,
   };
 }
 
 /** All PCI devices, optionally only those with the given vendor:device id. */
-export function listPci(
-  match: { vendor?: number; device?: number } = {},
-  io: SysfsReader = realSysfs,
-  root = PCI_DEVICES
-): PciDevice[] {
-  if (!io.exists(root)) return [];
+export function listPci(match: { vendor?: number; device?: number }, sys: SysfsReader, root = PCI_DEVICES): PciDevice[] {
+  if (!sys.exists(root)) return [];
   const out: PciDevice[] = [];
-  for (const address of io.readdir(root).sort()) {
+  for (const address of sys.readdir(root).sort()) {
     const dir = `${root}/${address}`;
-    if (match.vendor !== undefined && readHex(io, `${dir}/vendor`) !== match.vendor) continue;
-    if (match.device !== undefined && readHex(io, `${dir}/device`) !== match.device) continue;
-    out.push(readPciDevice(address, io, root));
+    if (match.vendor !== undefined && readHex(sys, `${dir}/vendor`) !== match.vendor) continue;
+    if (match.device !== undefined && readHex(sys, `${dir}/device`) !== match.device) continue;
+    out.push(readPciDevice(address, sys, root));
   }
   return out;
 }

@@ -1,8 +1,10 @@
 // Every bad input gets a clear error before anything reaches mmap, and
-// nothing is left mapped or corrupted.
+// nothing is left mapped or corrupted; and no public signature takes a
+// system-call table (the test hooks are internal).
 import { chmodSync, closeSync, openSync, readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 
 import { mapFd, mapFile, PAGE_SIZE } from '../../lib/index.js';
@@ -106,5 +108,22 @@ describe('the file itself', () => {
     const r = spawnSync(process.execPath, ['-e', code], { uid: 65534, gid: 65534, encoding: 'utf8' });
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe('EACCES open\nro 4096\n');
+  });
+});
+
+describe('the public API takes no test hooks', () => {
+  it('no exported function or method has a system-call parameter, and no hook is exported', () => {
+    const entry = join(process.cwd(), 'lib', 'index.ts');
+    const program = ts.createProgram([entry], { module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext, noEmit: true });
+    const checker = program.getTypeChecker();
+    const exports = checker.getExportsOfModule(checker.getSymbolAtLocation(program.getSourceFile(entry)!)!);
+    const decls = exports.flatMap((e) => checker.getAliasedSymbol(e).declarations ?? []);
+    const fns = decls.flatMap((d) => (ts.isClassDeclaration(d) ? d.members.filter(ts.isMethodDeclaration) : ts.isFunctionDeclaration(d) ? [d] : []));
+    const hooks = fns.flatMap((f) =>
+      f.parameters.filter((p) => /^(sys|deps|io|read|stat|fstat)$/.test(p.name.getText()) || /Sys\b|Sysfs|Deps|Stats/.test(p.type?.getText() ?? '')).map((p) => `${f.name!.getText()}(${p.name.getText()})`)
+    );
+    expect(hooks).toEqual([]);
+    expect(exports.map((e) => e.name).filter((n) => /Sys$|Sysfs|Deps$/i.test(n))).toEqual([]);
+    expect(fns.length).toBeGreaterThan(20); // the walk sees the real API
   });
 });

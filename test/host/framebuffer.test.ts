@@ -1,13 +1,14 @@
 // Framebuffer drawing on the host: a real shared mapping of a memfd stands
 // in for the framebuffer memory, with the screen info a driver would report
-// passed through the FbSys injection point. The guest tier checks the same
-// code against real drivers and QEMU's screendump.
+// passed to openFramebuffer in a faked FbSys. The guest tier checks the
+// same code against real drivers and QEMU's screendump.
 import { closeSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { setConsoleMode } from '../../lib/fb/console.js';
-import { Framebuffer, fbSys, type FbSys } from '../../lib/fb/framebuffer.js';
+import { Framebuffer, openFramebuffer } from '../../lib/fb/framebuffer.js';
+import { fbSys, type FbSys } from '../../lib/fb/sys.js';
 import { testCard } from '../../lib/fb/pattern.js';
 import { parseColor, PixelCodec, type Image } from '../../lib/fb/pixel.js';
 import { encodePng, fitImage, readPng, writePng } from '../../lib/fb/png.js';
@@ -46,7 +47,7 @@ function fakeFb(fmt: Fmt, xres: number, yres: number, stride: number, extra: Par
     pan: (_fd, x, y) => { v = { ...v, xoffset: x, yoffset: y }; },
     ...extra,
   };
-  return { fb: Framebuffer.open('/dev/fake', sys), fd, calls };
+  return { fb: openFramebuffer('/dev/fake', sys), fd, calls };
 }
 
 function gradient(w: number, h: number): Image {
@@ -215,7 +216,7 @@ describe('Framebuffer modes, flush, vsync, blank, lifetime', () => {
       message: expect.stringMatching(/^no framebuffer at \/nonexistent\/fb9: load a framebuffer driver .*\(ENOENT: no such file or directory, open '\/nonexistent\/fb9'\)$/),
     }));
     const fd = memfd('notfb', 4096);
-    expect(() => Framebuffer.open('/dev/notfb', { ...fbSys, open: () => fd, close: () => {} })).toThrow(expect.objectContaining({
+    expect(() => openFramebuffer('/dev/notfb', { ...fbSys, open: () => fd, close: () => {} })).toThrow(expect.objectContaining({
       code: 'ENOTTY', errno: -25, syscall: 'ioctl', path: '/dev/notfb', message: expect.stringMatching(/^\/dev\/notfb is not a framebuffer device/),
     }));
     closeSync(fd);

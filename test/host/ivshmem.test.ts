@@ -1,16 +1,17 @@
 // Host side of ivshmem, no guest needed: the backing file (real files in
-// /dev/shm), sysfs parsing and open()'s error paths through an injected
-// sysfs reader shaped like a guest's /sys/bus/pci/devices.
+// /dev/shm), sysfs parsing and open()'s error paths through a faked
+// IvshmemSys whose sysfs is shaped like a guest's /sys/bus/pci/devices.
 import { spawnSync } from 'node:child_process';
 import { existsSync, openSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 
-import { Ivshmem, NO_DEVICE } from '../../lib/ivshmem/device.js';
+import { Ivshmem, listIvshmem, NO_DEVICE, openIvshmem } from '../../lib/ivshmem/device.js';
 import { openHostFile } from '../../lib/ivshmem/host.js';
 import { IOC } from '../../lib/ivshmem/abi.js';
 import { mapFile, Mapping } from '../../lib/mapping.js';
 import { parseResources, type SysfsReader } from '../../lib/ivshmem/pci.js';
+import { ivshmemSys, type IvshmemSys } from '../../lib/ivshmem/sys.js';
 import { countMaps, tempDir } from '../helpers/tmp.js';
 
 const shm = existsSync('/dev/shm') ? '/dev/shm' : undefined;
@@ -55,6 +56,9 @@ const noOpen = (): number => {
   throw new Error('open() must not be reached');
 };
 
+/** The real system calls, but this sysfs and this open(). */
+const sysOf = (sysfs: SysfsReader, open: IvshmemSys['open'] = noOpen): IvshmemSys => ({ ...ivshmemSys, ...sysfs, open });
+
 describe('sysfs listing', () => {
   it('parses resource lines, with unused slots as size 0', () => {
     const r = parseResources(resources(NONE, BAR2_4M));
@@ -64,19 +68,19 @@ describe('sysfs listing', () => {
   });
 
   it('lists only 1af4:1110, with size, variant, driver and node', () => {
-    const io = sysfsOf(
+    const sys = sysOf(sysfsOf(
       device('0000:00:04.0', { driver: 'devmap_ivshmem', misc: 'ivshmem0' }),
       device('0000:00:05.0', { bar1: '0x00000000febf2000 0x00000000febf2fff 0x0000000000040200' }),
       device('0000:00:03.0', { device: '0x1000' })
-    );
-    expect(Ivshmem.list(io)).toEqual([
+    ));
+    expect(listIvshmem(sys)).toEqual([
       { index: 0, address: '0000:00:04.0', size: 4 << 20, variant: 'plain', driver: 'devmap_ivshmem', node: '/dev/ivshmem0', sysfsPath: `${ROOT}/0000:00:04.0` },
       { index: 1, address: '0000:00:05.0', size: 4 << 20, variant: 'doorbell', driver: null, node: null, sysfsPath: `${ROOT}/0000:00:05.0` },
     ]);
   });
 
   it('is empty without a PCI bus', () => {
-    expect(Ivshmem.list(fakeSysfs({}))).toEqual([]);
+    expect(listIvshmem(sysOf(fakeSysfs({})))).toEqual([]);
   });
 });
 
@@ -94,30 +98,30 @@ describe('Ivshmem.open errors (no device needed)', () => {
   };
 
   it('says how to start QEMU when there is no device', () => {
-    expect(() => Ivshmem.open({}, { sysfs: fakeSysfs({}), open: noOpen })).toThrow(NO_DEVICE);
+    expect(() => openIvshmem({}, sysOf(fakeSysfs({})))).toThrow(NO_DEVICE);
     expect(NO_DEVICE).toMatch(/no ivshmem device found \(vendor 1af4 device 1110\); start QEMU with .*-device ivshmem-plain,memdev=/);
-    expect(code(() => Ivshmem.open({}, { sysfs: fakeSysfs({}), open: noOpen }))).toBe('ERR_DEVMAP_NO_DEVICE');
+    expect(code(() => openIvshmem({}, sysOf(fakeSysfs({}))))).toBe('ERR_DEVMAP_NO_DEVICE');
   });
 
   it('checks options, naming them', () => {
-    const deps = { sysfs: one, open: noOpen };
-    expect(() => Ivshmem.open({ index: -1 }, deps)).toThrow(/index must be a non-negative integer/);
-    expect(() => Ivshmem.open({ index: 1 }, deps)).toThrow(/index must be in \[0, 0\], got 1; found 0: 0000:00:04.0/);
-    expect(() => Ivshmem.open({ address: 'zz' }, deps)).toThrow(TypeError);
-    expect(() => Ivshmem.open({ address: '00:09.0' }, deps)).toThrow(/address 00:09.0 is not an ivshmem device/);
-    expect(() => Ivshmem.open({ index: 0, address: '00:04.0' }, deps)).toThrow(/either index or address/);
-    expect(() => Ivshmem.open({ cache: 'wt' as never }, deps)).toThrow(/cache must be one of 'uc', 'wc', 'wb'/);
-    expect(() => Ivshmem.open({ via: 'pci' as never }, deps)).toThrow(/via must be/);
-    expect(() => Ivshmem.open({ offset: 100 }, deps)).toThrow(/offset must be a multiple of the page size/);
-    expect(() => Ivshmem.open({ offset: 8 << 20, via: 'sysfs', cache: 'uc' }, deps)).toThrow(/outside BAR2 of 0000:00:04.0/);
-    expect(code(() => Ivshmem.open({ index: 1.5 }, deps))).toBe('ERR_OUT_OF_RANGE');
+    const sys = sysOf(one);
+    expect(() => openIvshmem({ index: -1 }, sys)).toThrow(/index must be a non-negative integer/);
+    expect(() => openIvshmem({ index: 1 }, sys)).toThrow(/index must be in \[0, 0\], got 1; found 0: 0000:00:04.0/);
+    expect(() => openIvshmem({ address: 'zz' }, sys)).toThrow(TypeError);
+    expect(() => openIvshmem({ address: '00:09.0' }, sys)).toThrow(/address 00:09.0 is not an ivshmem device/);
+    expect(() => openIvshmem({ index: 0, address: '00:04.0' }, sys)).toThrow(/either index or address/);
+    expect(() => openIvshmem({ cache: 'wt' as never }, sys)).toThrow(/cache must be one of 'uc', 'wc', 'wb'/);
+    expect(() => openIvshmem({ via: 'pci' as never }, sys)).toThrow(/via must be/);
+    expect(() => openIvshmem({ offset: 100 }, sys)).toThrow(/offset must be a multiple of the page size/);
+    expect(() => openIvshmem({ offset: 8 << 20, via: 'sysfs', cache: 'uc' }, sys)).toThrow(/outside BAR2 of 0000:00:04.0/);
+    expect(code(() => openIvshmem({ index: 1.5 }, sys))).toBe('ERR_OUT_OF_RANGE');
   });
 
   it('explains a missing module, an unsupported cache mode and a foreign driver', () => {
-    expect(code(() => Ivshmem.open({ via: 'module' }, { sysfs: one, open: noOpen }))).toBe('ERR_DEVMAP_NO_MODULE');
-    expect(() => Ivshmem.open({ via: 'module' }, { sysfs: one, open: noOpen })).toThrow(/insmod devmap_ivshmem.ko/);
-    expect(code(() => Ivshmem.open({ cache: 'wb' }, { sysfs: one, open: noOpen }))).toBe('ERR_DEVMAP_CACHE_UNSUPPORTED');
-    expect(code(() => Ivshmem.open({}, { sysfs: other, open: noOpen }))).toBe('ERR_DEVMAP_BUSY');
+    expect(code(() => openIvshmem({ via: 'module' }, sysOf(one)))).toBe('ERR_DEVMAP_NO_MODULE');
+    expect(() => openIvshmem({ via: 'module' }, sysOf(one))).toThrow(/insmod devmap_ivshmem.ko/);
+    expect(code(() => openIvshmem({ cache: 'wb' }, sysOf(one)))).toBe('ERR_DEVMAP_CACHE_UNSUPPORTED');
+    expect(code(() => openIvshmem({}, sysOf(other)))).toBe('ERR_DEVMAP_BUSY');
   });
 
   it('takes the module path when the node exists, and passes open() errors on as system errors', () => {
@@ -126,9 +130,9 @@ describe('Ivshmem.open errors (no device needed)', () => {
       opened.push(p);
       throw Object.assign(new Error(`EACCES: permission denied, open '${p}'`), { code: 'EACCES', syscall: 'open', path: p, errno: -13 });
     };
-    expect(code(() => Ivshmem.open({}, { sysfs: bound, open: eacces }))).toBe('EACCES');
+    expect(code(() => openIvshmem({}, sysOf(bound, eacces)))).toBe('EACCES');
     expect(opened).toEqual(['/dev/ivshmem0']);
-    expect(code(() => Ivshmem.open({ cache: 'wc' }, { sysfs: one, open: eacces }))).toBe('EACCES');
+    expect(code(() => openIvshmem({ cache: 'wc' }, sysOf(one, eacces)))).toBe('EACCES');
     expect(opened[1]).toBe(`${ROOT}/0000:00:04.0/resource2_wc`);
   });
 
@@ -162,14 +166,14 @@ describe('an Ivshmem over regular files (sysfs path, and the module path faked)'
     const regs = Buffer.alloc(256);
     regs.writeUInt32LE(3, 8);
     writeFileSync(bar0, regs);
-    const deps = { sysfs: sysfsOf(device('0000:00:04.0')), open: (p: string, f: number) => openSync(join(dir, basename(p)), f) };
-    return { bar2, bar0, deps };
+    const sys = sysOf(sysfsOf(device('0000:00:04.0')), (p, f) => openSync(join(dir, basename(p)), f));
+    return { bar2, bar0, sys };
   }
   const mapped = (path: string) => countMaps(path, readFileSync('/proc/self/maps', 'utf8'));
 
   it('opens through sysfs and reads IVPosition from resource0, which it unmaps', () => {
-    const { bar2, bar0, deps } = sysfsFiles();
-    const shm = Ivshmem.open({ via: 'sysfs' }, deps);
+    const { bar2, bar0, sys } = sysfsFiles();
+    const shm = openIvshmem({ via: 'sysfs' }, sys);
     expect([shm.path, shm.ivPosition, shm.memory.length]).toEqual(['sysfs', 3, 4 << 20]);
     expect([mapped(bar2), mapped(bar0)]).toEqual([1, 0]);
     shm.close();
@@ -177,12 +181,12 @@ describe('an Ivshmem over regular files (sysfs path, and the module path faked)'
   });
 
   it('a failing register read leaves neither BAR mapped', () => {
-    const { bar2, bar0, deps } = sysfsFiles();
+    const { bar2, bar0, sys } = sysfsFiles();
     const read32 = vi.spyOn(Mapping.prototype, 'read32').mockImplementationOnce(() => {
       throw new Error('injected read32 failure');
     });
     try {
-      expect(() => Ivshmem.open({ via: 'sysfs' }, deps)).toThrow('injected read32 failure');
+      expect(() => openIvshmem({ via: 'sysfs' }, sys)).toThrow('injected read32 failure');
     } finally {
       read32.mockRestore();
     }
@@ -190,7 +194,7 @@ describe('an Ivshmem over regular files (sysfs path, and the module path faked)'
   });
 
   it('waitForInterrupt rejects (never throws) without the module and after close(), in both forms', async () => {
-    const shm = Ivshmem.open({ via: 'sysfs' }, sysfsFiles().deps);
+    const shm = openIvshmem({ via: 'sysfs' }, sysfsFiles().sys);
     expect(await settled(() => shm.waitForInterrupt())).toMatchObject({ code: 'ERR_DEVMAP_NO_MODULE' });
     expect(await settled(() => shm.waitForInterrupt({ vector: 0, timeoutMs: 10 }))).toMatchObject({ code: 'ERR_DEVMAP_NO_MODULE' });
     shm.close();
@@ -203,7 +207,7 @@ describe('an Ivshmem over regular files (sysfs path, and the module path faked)'
     const { bar2 } = sysfsFiles();
     const node = '/dev/ivshmem0';
     const dev = { index: 0, address: '0000:00:04.0', size: 4 << 20, variant: 'doorbell' as const, driver: 'devmap_ivshmem', node, sysfsPath: `${ROOT}/0000:00:04.0` };
-    const shm = new Ivshmem({ path: 'module', device: dev, memory: mapFile(bar2), cache: 'wb', grantedCache: 'wb', ivPosition: 0, vectors: 1, fd: openSync(bar2, 'r+') });
+    const shm = new Ivshmem({ path: 'module', device: dev, memory: mapFile(bar2), cache: 'wb', grantedCache: 'wb', ivPosition: 0, vectors: 1, fd: openSync(bar2, 'r+'), sys: ivshmemSys });
     const enotty = expect.objectContaining({ code: 'ENOTTY', syscall: 'ioctl', path: node, message: expect.stringMatching(/'\/dev\/ivshmem0'$/) });
     expect(() => shm.readRegister('intrmask')).toThrow(enotty);
     expect(() => shm.writeRegister('doorbell', 1)).toThrow(enotty);

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { mapFd, mapFile, memfd, PAGE_SIZE, readMaps, findVma } from '../../lib/index.js';
+import { readMapsWith } from '../../lib/maps.js';
 import { countMaps, tempDir, tempFile } from '../helpers/tmp.js';
 
 describe('mapFile on a regular file', () => {
@@ -215,7 +216,7 @@ describe('readMaps', () => {
 
   it('falls back to /proc/PID/maps when smaps is unreadable', () => {
     const maps = '00400000-0040b000 r-xp 00000000 08:08 884809   /bin/cat\n7f00-7f01 rw-s 00001000 00:05 77808 /dev/ivshmem0\n';
-    const vmas = readMaps('self', (p) => {
+    const vmas = readMapsWith('self', (p) => {
       if (p.endsWith('smaps')) throw Object.assign(new Error('EACCES'), { code: 'EACCES' });
       return maps;
     });
