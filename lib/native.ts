@@ -25,7 +25,7 @@ export interface NativeAddon {
   memfdCreate(name: string, flags: number): number;
   /** Does nothing: the cost of an N-API call, a benchmark baseline. */
   noop(): void;
-  /** `arg`: a view the kernel reads/writes in place, a by-value integer, or nothing. */
+  /** `arg`: a TypedArray or DataView the kernel reads/writes in place (from its byteOffset), a by-value integer, or nothing. */
   ioctl(fd: number, request: number, arg?: ArrayBufferView | number): number;
   /** FBIOGET_FSCREENINFO + FBIOGET_VSCREENINFO, decoded. */
   fbGetInfo(fd: number): { fix: FbFix; var: FbVar };
@@ -37,7 +37,7 @@ export interface NativeAddon {
   fbWaitForVsync(fd: number): Promise<void>;
   /** eventfd(2) -> fd. Its 8-byte counter is read/written with node:fs. */
   eventfd(initval: number, flags: number): number;
-  /** One sendmsg(2) of `data` (non-empty) with `fds` as SCM_RIGHTS; MSG_DONTWAIT | MSG_NOSIGNAL. */
+  /** One sendmsg(2) of `data` (non-empty; any TypedArray or DataView) with `fds` as SCM_RIGHTS; MSG_DONTWAIT | MSG_NOSIGNAL. */
   sendFds(socketFd: number, data: ArrayBufferView, fds: number[]): number;
   /** One recvmsg(2), MSG_DONTWAIT (EAGAIN when empty); received fds are close-on-exec; empty `data` = EOF. */
   recvFds(socketFd: number, maxData: number, maxFds: number): { data: Buffer; fds: number[]; truncated: boolean };
@@ -101,38 +101,28 @@ export interface NativeConstants {
   MAP_PRIVATE: number;
   MS_SYNC: number;
   MS_ASYNC: number;
-  MS_INVALIDATE: number;
   MADV_NORMAL: number;
   MADV_RANDOM: number;
   MADV_SEQUENTIAL: number;
   MADV_WILLNEED: number;
   MADV_DONTNEED: number;
-  MADV_DONTFORK: number;
-  MADV_DOFORK: number;
   MADV_HUGEPAGE: number;
   MADV_NOHUGEPAGE: number;
   MFD_CLOEXEC: number;
-  MFD_ALLOW_SEALING: number;
   FBIOBLANK: number;
   FB_BLANK_UNBLANK: number;
   FB_BLANK_POWERDOWN: number;
   FB_ACTIVATE_NOW: number;
-  FB_ACTIVATE_TEST: number;
   FB_ACTIVATE_FORCE: number;
   FB_VISUAL_TRUECOLOR: number;
   FB_VISUAL_DIRECTCOLOR: number;
   FB_VISUAL_PSEUDOCOLOR: number;
   KDSETMODE: number;
-  KDGETMODE: number;
   KD_TEXT: number;
   KD_GRAPHICS: number;
   EFD_CLOEXEC: number;
   EFD_NONBLOCK: number;
-  EFD_SEMAPHORE: number;
   POLLIN: number;
-  POLLERR: number;
-  POLLHUP: number;
-  POLLNVAL: number;
 }
 
 function load(): [NativeAddon, string] {

@@ -1,7 +1,9 @@
 #include "common.h"
 
+#include <cctype>
 #include <cerrno>
 #include <cstring>
+#include <string>
 
 #include <sys/mman.h>
 
@@ -14,15 +16,11 @@ void ThrowErrno(Napi::Env env, int err, const char* syscall) {
   // `errno` negative (libuv convention), `code` and `syscall` set.
   const char* code = strerrorname_np(err);
   if (code == nullptr) code = "EUNKNOWN";
-  char desc[128];
-  const char* text = strerror_r(err, desc, sizeof desc);
-  std::string msg = std::string(code) + ": " + text + ", " + syscall;
-  if (!msg.empty()) {
-    size_t colon = msg.find(": ");
-    if (colon != std::string::npos && colon + 2 < msg.size())
-      msg[colon + 2] = static_cast<char>(tolower(msg[colon + 2]));
-  }
-  Napi::Error e = Napi::Error::New(env, msg);
+  char buf[128];
+  std::string desc = strerror_r(err, buf, sizeof buf);
+  // "No such file or directory" -> "no such file ...", as libuv words it.
+  if (!desc.empty()) desc[0] = static_cast<char>(tolower(static_cast<unsigned char>(desc[0])));
+  Napi::Error e = Napi::Error::New(env, std::string(code) + ": " + desc + ", " + syscall);
   e.Set("errno", Napi::Number::New(env, -err));
   e.Set("code", Napi::String::New(env, code));
   e.Set("syscall", Napi::String::New(env, syscall));
@@ -37,6 +35,23 @@ Napi::Value BadArgs(Napi::Env env, const char* usage) {
 Napi::Value OutOfRange(Napi::Env env, const char* msg) {
   Napi::RangeError::New(env, msg).ThrowAsJavaScriptException();
   return env.Undefined();
+}
+
+bool ViewBytes(const Napi::Value& v, uint8_t** data, size_t* length) {
+  if (v.IsTypedArray()) {
+    Napi::TypedArray ta = v.As<Napi::TypedArray>();
+    *data = static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+    *length = ta.ByteLength();
+    return true;
+  }
+  if (v.IsDataView()) {
+    // napi_get_dataview_info's data already starts at the view's byteOffset.
+    Napi::DataView dv = v.As<Napi::DataView>();
+    *data = static_cast<uint8_t*>(dv.Data());
+    *length = dv.ByteLength();
+    return true;
+  }
+  return false;
 }
 
 bool GetU64(Napi::Env env, const Napi::Value& v, const char* what, uint64_t* out) {

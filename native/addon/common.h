@@ -1,6 +1,9 @@
 // Shared declarations of the devmap addon. The addon is deliberately thin:
-// it does the system calls Node cannot (mmap, munmap, msync, madvise, ioctl,
-// memfd_create) and single-width volatile loads/stores. Everything else --
+// it makes the system calls Node has no binding for -- mmap, munmap, msync,
+// madvise, ioctl (plus the fbdev ones whose structs differ between 32- and
+// 64-bit ABIs), memfd_create, eventfd, SCM_RIGHTS fd passing, a UNIX socket
+// libuv never reads, and blocking waits (poll, FBIO_WAITFORVSYNC) on the
+// thread pool -- and single-width volatile loads/stores. Everything else --
 // opening files, checking options, policy -- lives in lib/*.ts.
 #pragma once
 
@@ -45,6 +48,10 @@ Napi::Value OutOfRange(Napi::Env env, const char* msg);
 
 // constants.NAME = NAME, for the numbers lib/ needs from system headers.
 #define DEVMAP_CONST(obj, env, name) (obj).Set(#name, Napi::Number::New((env), (name)))
+
+// The bytes of an ArrayBufferView -- any TypedArray or a DataView -- from
+// its byteOffset on. False, and nothing set, when `v` is neither.
+bool ViewBytes(const Napi::Value& v, uint8_t** data, size_t* length);
 
 // Reads a non-negative integer argument given as a Number or BigInt.
 // Returns false (with a JS exception pending) when it is neither.

@@ -136,7 +136,6 @@ static Napi::Value FbPan(const Napi::CallbackInfo& info) {
 
 // fbWaitForVsync(fd) -> Promise: FBIO_WAITFORVSYNC blocks until the next
 // vertical blank, so it runs on the libuv thread pool, not the JS thread.
-// FBIO_WAITFORVSYNC blocks until the next vertical blank: on the pool.
 class VsyncWorker : public SyscallWorker {
  public:
   VsyncWorker(Napi::Env env, int fd) : SyscallWorker(env, "devmap.vsync", "ioctl"), fd_(fd) {}
@@ -165,13 +164,11 @@ void InitFb(Napi::Env env, Napi::Object exports) {
   DEVMAP_CONST(c, env, FB_BLANK_UNBLANK);
   DEVMAP_CONST(c, env, FB_BLANK_POWERDOWN);
   DEVMAP_CONST(c, env, FB_ACTIVATE_NOW);
-  DEVMAP_CONST(c, env, FB_ACTIVATE_TEST);
   DEVMAP_CONST(c, env, FB_ACTIVATE_FORCE);
   DEVMAP_CONST(c, env, FB_VISUAL_TRUECOLOR);
   DEVMAP_CONST(c, env, FB_VISUAL_DIRECTCOLOR);
   DEVMAP_CONST(c, env, FB_VISUAL_PSEUDOCOLOR);
   DEVMAP_CONST(c, env, KDSETMODE);
-  DEVMAP_CONST(c, env, KDGETMODE);
   DEVMAP_CONST(c, env, KD_TEXT);
   DEVMAP_CONST(c, env, KD_GRAPHICS);
 }

@@ -38,18 +38,20 @@ static Napi::Value Eventfd(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, fd);
 }
 
-// sendFds(socketFd, data, fds) -> bytes sent. One sendmsg: the fds ride on
-// the first byte of `data`, which must not be empty (a stream socket drops
-// ancillary data sent without payload). MSG_NOSIGNAL: a peer that went away
-// gives EPIPE, not a process-killing SIGPIPE.
+// sendFds(socketFd, data, fds) -> bytes sent; `data` is any ArrayBufferView.
+// One sendmsg: the fds ride on the first byte of `data`, which must not be
+// empty (a stream socket drops ancillary data sent without payload).
+// MSG_NOSIGNAL: a peer that went away gives EPIPE, not a process-killing
+// SIGPIPE.
 static Napi::Value SendFds(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 3 || !IsFd(info[0]) || !info[1].IsTypedArray() || !info[2].IsArray()) {
+  uint8_t* data;
+  size_t length;
+  if (info.Length() < 3 || !IsFd(info[0]) || !ViewBytes(info[1], &data, &length) || !info[2].IsArray()) {
     return BadArgs(env, "sendFds(socketFd, data, fds)");
   }
-  Napi::TypedArray data = info[1].As<Napi::TypedArray>();
   Napi::Array list = info[2].As<Napi::Array>();
-  if (data.ByteLength() == 0 || list.Length() > kMaxFds) {
+  if (length == 0 || list.Length() > kMaxFds) {
     return OutOfRange(env, "sendFds: data must not be empty and fds must hold at most 253 fds");
   }
   std::vector<int> fds;
@@ -59,8 +61,8 @@ static Napi::Value SendFds(const Napi::CallbackInfo& info) {
     fds.push_back(v.As<Napi::Number>().Int32Value());
   }
   struct iovec iov;
-  iov.iov_base = static_cast<uint8_t*>(data.ArrayBuffer().Data()) + data.ByteOffset();
-  iov.iov_len = data.ByteLength();
+  iov.iov_base = data;
+  iov.iov_len = length;
   struct msghdr msg;
   memset(&msg, 0, sizeof msg);
   msg.msg_iov = &iov;
@@ -217,11 +219,7 @@ void InitIpc(Napi::Env env, Napi::Object exports) {
   Napi::Object c = exports.Get("constants").As<Napi::Object>();
   DEVMAP_CONST(c, env, EFD_CLOEXEC);
   DEVMAP_CONST(c, env, EFD_NONBLOCK);
-  DEVMAP_CONST(c, env, EFD_SEMAPHORE);
   DEVMAP_CONST(c, env, POLLIN);
-  DEVMAP_CONST(c, env, POLLERR);
-  DEVMAP_CONST(c, env, POLLHUP);
-  DEVMAP_CONST(c, env, POLLNVAL);
 }
 
 }  // namespace devmap

@@ -25,9 +25,10 @@ static Napi::Value MemfdCreate(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, fd);
 }
 
-// ioctl(fd, request, arg) -> int. `arg` is a Uint8Array (passed by pointer:
-// the kernel reads/writes the struct in place), a number (passed by value),
-// or undefined (0).
+// ioctl(fd, request, arg) -> int. `arg` is an ArrayBufferView -- any
+// TypedArray or a DataView -- passed by pointer (the kernel reads/writes the
+// struct in place, from the view's byteOffset), a number (passed by value),
+// or undefined (0). Anything else is a TypeError, never a silent NULL.
 static Napi::Value Ioctl(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) {
@@ -35,18 +36,21 @@ static Napi::Value Ioctl(const Napi::CallbackInfo& info) {
   }
   int fd = info[0].As<Napi::Number>().Int32Value();
   unsigned long req = static_cast<unsigned long>(info[1].As<Napi::Number>().Int64Value());
+  Napi::Value a = info[2];  // undefined when not passed
   unsigned long arg = 0;
-  if (info.Length() > 2 && info[2].IsTypedArray()) {
-    Napi::TypedArray ta = info[2].As<Napi::TypedArray>();
+  uint8_t* data;
+  size_t length;
+  if (a.IsNumber()) {
+    arg = static_cast<unsigned long>(a.As<Napi::Number>().Int64Value());
+  } else if (ViewBytes(a, &data, &length)) {
     // The caller sized the view for the ioctl's struct; the kernel derives the
     // size from `req` (_IOC_SIZE), so refuse a view smaller than that.
-    size_t need = (req >> 16) & 0x3fff;
-    if (ta.ByteLength() < need) {
+    if (length < ((req >> 16) & 0x3fff)) {
       return OutOfRange(env, "ioctl: argument buffer smaller than the request's size");
     }
-    arg = reinterpret_cast<unsigned long>(static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset());
-  } else if (info.Length() > 2 && info[2].IsNumber()) {
-    arg = static_cast<unsigned long>(info[2].As<Napi::Number>().Int64Value());
+    arg = reinterpret_cast<unsigned long>(data);
+  } else if (!a.IsUndefined()) {
+    return BadArgs(env, "ioctl: arg must be an ArrayBufferView, a number or undefined");
   }
   int rc = ioctl(fd, req, arg);
   if (rc < 0) {
@@ -77,18 +81,14 @@ void InitSys(Napi::Env env, Napi::Object exports) {
   DEVMAP_CONST(c, env, MAP_PRIVATE);
   DEVMAP_CONST(c, env, MS_SYNC);
   DEVMAP_CONST(c, env, MS_ASYNC);
-  DEVMAP_CONST(c, env, MS_INVALIDATE);
   DEVMAP_CONST(c, env, MADV_NORMAL);
   DEVMAP_CONST(c, env, MADV_RANDOM);
   DEVMAP_CONST(c, env, MADV_SEQUENTIAL);
   DEVMAP_CONST(c, env, MADV_WILLNEED);
   DEVMAP_CONST(c, env, MADV_DONTNEED);
-  DEVMAP_CONST(c, env, MADV_DONTFORK);
-  DEVMAP_CONST(c, env, MADV_DOFORK);
   DEVMAP_CONST(c, env, MADV_HUGEPAGE);
   DEVMAP_CONST(c, env, MADV_NOHUGEPAGE);
   DEVMAP_CONST(c, env, MFD_CLOEXEC);
-  DEVMAP_CONST(c, env, MFD_ALLOW_SEALING);
   exports.Set("constants", c);
 }
 
