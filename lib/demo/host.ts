@@ -2,8 +2,8 @@
 // its ivshmem memory, runs lib/demo/guest.ts there, saves the screen through
 // QMP, and checks the PNG against what the guest says it drew.
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { closeSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 
 import { devmapError } from '../errors.js';
 import { readPng } from '../fb/png.js';
@@ -16,10 +16,11 @@ import { GUEST_REPLY_AT, HOST_MESSAGE_AT, readMessage, SUMMARY_PREFIX, writeMess
 import { DEFAULT_FONT } from './text.js';
 
 export interface DemoOptions {
+  /** Where the screenshot goes; its folder is created. */
   out: string;
   machine?: string;
   message?: string;
-  timeoutMs?: number;
+  timeoutMs: number;
   log?: Log;
 }
 
@@ -38,6 +39,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const log = o.log ?? stderrLog;
   ensureHostTools(log, [{ file: DEFAULT_FONT, pkg: 'fonts-dejavu-core' }]);
   const png = resolve(o.out);
+  mkdirSync(dirname(png), { recursive: true });
   const shm = `/dev/shm/devmap-demo-${process.pid}-${randomBytes(4).toString('hex')}`;
   const fd = openSync(shm, 'wx');
   try {
@@ -54,7 +56,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       with: [DEFAULT_FONT],
       ivshmem: { path: shm, size: SHM_SIZE },
       screendump: png,
-      timeoutMs: o.timeoutMs ?? 300_000,
+      timeoutMs: o.timeoutMs,
       onOutput: (t) => (out += t),
       log,
     });

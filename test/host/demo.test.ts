@@ -1,15 +1,18 @@
 // The README's first command, end to end: one guest boot.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 
 import { readPng } from '../../lib/fb/png.js';
 import { tempDir } from '../helpers/tmp.js';
 
-it('devmap demo draws in the guest, exchanges messages over ivshmem, runs edu DMA, and saves a matching screenshot', () => {
-  const out = join(tempDir(), 'shot.png');
-  const r = spawnSync(process.execPath, [join(process.cwd(), 'dist', 'cli.js'), 'demo', '-o', out, '--message', 'ping from the test'], {
+it('devmap demo draws in the guest, exchanges messages over ivshmem, runs edu DMA, and saves a matching screenshot under artifacts/', () => {
+  // Run from a fresh folder, the way a user runs it in a project of their own.
+  const cwd = tempDir();
+  const out = join(cwd, 'artifacts', 'devmap-demo.png');
+  const r = spawnSync(process.execPath, [join(process.cwd(), 'dist', 'cli.js'), 'demo', '--message', 'ping from the test'], {
+    cwd,
     encoding: 'utf8',
     timeout: 600_000,
   });
@@ -24,6 +27,8 @@ it('devmap demo draws in the guest, exchanges messages over ivshmem, runs edu DM
   expect(r.stdout).toContain(`screen       ${out} -- pixel-identical to what the guest drew`);
   expect(existsSync(out)).toBe(true);
   expect(readPng(out)).toMatchObject({ width: 1280, height: 800 });
+  // Nothing else in the folder it ran from.
+  expect(readdirSync(cwd, { recursive: true }).sort()).toEqual(['artifacts', join('artifacts', 'devmap-demo.png')]);
   // No demo shm file left behind.
   expect(spawnSync('sh', ['-c', 'ls /dev/shm | grep -c devmap-demo- || true'], { encoding: 'utf8' }).stdout.trim()).toBe('0');
 }, 600_000);
