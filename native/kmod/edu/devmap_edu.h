@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: (GPL-2.0 WITH Linux-syscall-note) OR MIT */
 /*
  * User-space ABI of the devmap edu driver (/dev/eduN, QEMU's edu device),
- * shared by the driver, the C smoke test and lib/edu/device.ts (which mirrors these
- * numbers; keep both in step). Every struct has fixed-width fields and no
- * implicit padding, so 32- and 64-bit user space see the same layout.
+ * shared by the driver and the C smoke test, and mirrored in TypeScript by
+ * lib/edu/abi.ts (test/host/abi.test.ts compiles this header and checks that
+ * the two agree). Every struct has fixed-width fields and no implicit
+ * padding, so 32- and 64-bit user space see the same layout.
  *
  * Buffers: EDU_IOC_ALLOC returns an id and an mmap offset (id << 24); mmap
  * that offset (plus whole pages into the buffer) with MAP_SHARED. A buffer

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: (GPL-2.0 WITH Linux-syscall-note) OR MIT */
 /*
  * User-space ABI of the devmap ivshmem driver (/dev/ivshmemN), shared by the
- * driver, the C smoke test and lib/ivshmem/device.ts (which mirrors these numbers;
- * keep both in step). Every struct has fixed-width fields and no implicit
- * padding so 32- and 64-bit user space see the same layout.
+ * driver and the C smoke test, and mirrored in TypeScript by lib/ivshmem/abi.ts
+ * (test/host/abi.test.ts compiles this header and checks that the two agree).
+ * Every struct has fixed-width fields and no implicit padding so 32- and
+ * 64-bit user space see the same layout.
  */
 #ifndef DEVMAP_IVSHMEM_H
 #define DEVMAP_IVSHMEM_H
