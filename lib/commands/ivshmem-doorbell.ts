@@ -88,8 +88,7 @@ function attach(e: Endpoint, a: Chan, role: 'reader' | 'writer'): Channel {
 
 const run = <A>(fn: (argv: A) => Promise<void>): ((argv: unknown) => Promise<void>) => fn as (argv: unknown) => Promise<void>;
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const doorbellCommands: CommandModule<any, any>[] = [
+export const doorbellCommands: CommandModule<object, unknown>[] = [
   {
     command: 'ring <peer> [vector]',
     describe: "Ring a peer's doorbell vector (default 0)",

@@ -69,8 +69,7 @@ function squeezed(bytes: Uint8Array): string {
 // Each handler states the argv shape its builder produced.
 const run = <A>(fn: (argv: A) => void): ((argv: unknown) => void) => fn as (argv: unknown) => void;
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-const sub: CommandModule<any, any>[] = [
+const sub: CommandModule<object, unknown>[] = [
   {
     command: 'list',
     describe: 'List ivshmem devices (address, size, variant, driver, node)',

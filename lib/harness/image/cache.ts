@@ -18,7 +18,6 @@ export function cacheDir(): string {
 /** A progress line on stderr, so stdout stays the guest command's. */
 export type Log = (line: string) => void;
 export const stderrLog: Log = (line) => process.stderr.write(`devmap: ${line}\n`);
-export const quietLog: Log = () => {};
 
 /** Runs a program to completion; a non-zero exit throws with its stderr. */
 export function run(cmd: string, args: string[], opts: SpawnSyncOptions = {}): string {

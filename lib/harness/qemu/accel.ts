@@ -1,7 +1,8 @@
 // KVM or TCG. /dev/kvm existing proves nothing (a paravirtual /dev/kvm can
 // hang a stock kernel at 100% CPU), so KVM is used only after a short,
-// bounded probe boot has run a command and come back. The verdict is cached
-// per host boot, QEMU binary and kernel, since a failed probe costs seconds.
+// bounded probe boot has run a command and come back. A failed probe costs
+// seconds, so the verdict is cached, keyed by the host's boot id, the guest
+// kernel's ABI, the guest architecture and /dev/kvm's device number.
 import { accessSync, constants, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
