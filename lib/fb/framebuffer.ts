@@ -3,8 +3,9 @@
 import { checkMs, devmapError, explain, isSystemError, rangeError, typeError, withPath } from '../errors.js';
 import type { Mapping } from '../mapping.js';
 import { native } from '../native.js';
-import { checkImage, parseColor, type Color, type Image, type PixelCodec } from './pixel.js';
-import { checkRect, clipRect, type Rect } from './rect.js';
+import type { Color, Image, PixelCodec } from './pixel.js';
+import type { Rect } from './rect.js';
+import { fillRect, putImage, readImage, type Surface } from './surface.js';
 import { decodeInfo, fbSys, modeChanges, type FbInfo, type FbSys, type ModeRequest } from './sys.js';
 
 export type { FbInfo, ModeRequest } from './sys.js';
@@ -76,10 +77,10 @@ export class Framebuffer {
     return this.#info.yres;
   }
 
-  /** Byte offset of visible pixel (x, y) in `memory`. */
-  #at(x: number, y: number): number {
+  /** The visible screen as a drawing surface (views the current mapping). */
+  #surface(): Surface {
     const i = this.#info;
-    return (y + i.yoffset) * i.lineLength + (x + i.xoffset) * this.#codec.bytesPerPixel;
+    return { bytes: this.#memory.bytes, codec: this.#codec, width: i.xres, height: i.yres, stride: i.lineLength, xoffset: i.xoffset, yoffset: i.yoffset };
   }
 
   /** Fills the whole visible screen. */
@@ -90,14 +91,7 @@ export class Framebuffer {
   /** Fills a rectangle, clipped to the screen. Returns the part drawn (null if none). */
   fillRect(x: number, y: number, w: number, h: number, color: Color): Rect | null {
     this.#check();
-    const rect = checkRect({ x, y, w, h });
-    const rgb = parseColor(color); // also when nothing is inside: a bad colour is always an error
-    const r = clipRect(rect, this.width, this.height);
-    if (!r) return null;
-    const row = this.#codec.solid(rgb, r.w);
-    const mem = this.#memory.bytes;
-    for (let j = 0; j < r.h; j++) mem.set(row, this.#at(r.x, r.y + j));
-    return r;
+    return fillRect(this.#surface(), x, y, w, h, color);
   }
 
   /**
@@ -107,29 +101,13 @@ export class Framebuffer {
    */
   putImage(x: number, y: number, image: Image): Rect | null {
     this.#check();
-    checkImage(image);
-    const r = clipRect(checkRect({ x, y, w: image.width, h: image.height }), this.width, this.height);
-    if (!r) return null;
-    const bpp = this.#codec.bytesPerPixel;
-    const row = new Uint8Array(r.w * bpp);
-    const mem = this.#memory.bytes;
-    for (let j = 0; j < r.h; j++) {
-      const src = ((r.y - y + j) * image.width + (r.x - x)) * 4;
-      this.#codec.encode(image.data, src, row, 0, r.w);
-      mem.set(row, this.#at(r.x, r.y + j));
-    }
-    return r;
+    return putImage(this.#surface(), x, y, image);
   }
 
   /** Reads back a rectangle (default: the whole screen), clipped, as RGBA. */
   readImage(rect?: Partial<Rect>): Image {
     this.#check();
-    const want = { x: rect?.x ?? 0, y: rect?.y ?? 0, w: rect?.w ?? this.width, h: rect?.h ?? this.height };
-    const r = clipRect(checkRect(want), this.width, this.height) ?? { x: 0, y: 0, w: 0, h: 0 };
-    const data = new Uint8Array(r.w * r.h * 4);
-    const mem = this.#memory.bytes;
-    for (let j = 0; j < r.h; j++) this.#codec.decode(mem, this.#at(r.x, r.y + j), data, j * r.w * 4, r.w);
-    return { width: r.w, height: r.h, data };
+    return readImage(this.#surface(), rect);
   }
 
   /**
