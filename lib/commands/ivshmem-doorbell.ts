@@ -7,7 +7,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { Ivshmem } from '../ivshmem/device.js';
 import { openHostFile } from '../ivshmem/host.js';
 import { connectIvshmemPeer } from '../ivshmem/peer.js';
-import { startIvshmemServer } from '../ivshmem/server.js';
+import { startIvshmemServer, type IvshmemServerReady } from '../ivshmem/server.js';
 import { Channel } from '../ipc/channel.js';
 import { parseSize } from './format.js';
 import { rangeError } from '../errors.js';
@@ -163,9 +163,14 @@ export const ivshmemServerCommand: CommandModule = {
       .option('shm', { type: 'string', describe: 'shared memory: NAME (/dev/shm/NAME) or PATH; default an anonymous memfd' })
       .option('size', { type: 'string', default: '4M', describe: 'shared memory size, a power of two' })
       .option('vectors', { alias: 'n', type: 'number', default: 1, describe: "eventfds per peer: the devices' vectors=" })
+      .option('json', {
+        type: 'boolean', default: false,
+        describe: 'for programs: stdout carries only JSON lines, {"event":"ready","socket","shm","size","vectors","pid"} once it listens and {"event":"stopped","signal"} at the end; the messages for people go to stderr',
+      })
       .example('devmap ivshmem-server -s /tmp/ivs.sock --size 1M -n 2', 'then: qemu ... -chardev socket,path=/tmp/ivs.sock,id=ivs -device ivshmem-doorbell,chardev=ivs,vectors=2')
-      .example('devmap ivshmem-server -s /tmp/ivs.sock --shm guests --size 4M', 'shared memory in /dev/shm/guests, which the host can map too'),
-  handler: run(async (a: { socket: string; shm?: string; size: string; vectors: number }) => {
+      .example('devmap ivshmem-server -s /tmp/ivs.sock --shm guests --size 4M', 'shared memory in /dev/shm/guests, which the host can map too')
+      .example('devmap ivshmem-server -s /tmp/ivs.sock --json', 'a parent process waits for the {"event":"ready",...} line on stdout'),
+  handler: run(async (a: { socket: string; shm?: string; size: string; vectors: number; json: boolean }) => {
     // Signals are caught from the start: one that lands while the server
     // starts up still stops it cleanly (socket removed) once it listens.
     let stop: (sig: string) => void = () => {};
@@ -173,12 +178,20 @@ export const ivshmemServerCommand: CommandModule = {
     const onSignal = (sig: string): void => stop(sig);
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
+    // With --json, stdout is for the parent program; people read stderr.
+    const say = a.json ? (l: string) => console.error(l) : (l: string) => console.log(l);
     const server = await startIvshmemServer({
       socket: a.socket, size: Number(parseSize(a.size, 'size')), vectors: a.vectors,
-      ...(a.shm === undefined ? {} : { shm: a.shm }), log: (l) => console.log(l),
+      ...(a.shm === undefined ? {} : { shm: a.shm }), log: say,
     });
-    console.log(`ivshmem server on ${a.socket}: ${a.size} shared memory${server.shmPath ? ` (${server.shmPath})` : ''}, ${a.vectors} vector(s) per peer; Ctrl-C stops it`);
-    console.log(`${await stopped}: stopping`);
+    say(`ivshmem server on ${a.socket}: ${a.size} shared memory${server.shmPath ? ` (${server.shmPath})` : ''}, ${a.vectors} vector(s) per peer; Ctrl-C stops it`);
+    if (a.json) {
+      const ready: IvshmemServerReady = { event: 'ready', socket: server.socket, shm: server.shmPath, size: server.size, vectors: server.vectors, pid: process.pid };
+      console.log(JSON.stringify(ready));
+    }
+    const signal = await stopped;
+    say(`${signal}: stopping`);
     await server.close();
+    if (a.json) console.log(JSON.stringify({ event: 'stopped', signal }));
   }),
 };

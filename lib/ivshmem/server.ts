@@ -53,6 +53,20 @@ export interface IvshmemServer {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
+/**
+ * The line `devmap ivshmem-server --json` prints on stdout once it listens,
+ * as JSON: what a parent process waits for (lib/harness/session/server.ts).
+ */
+export interface IvshmemServerReady {
+  event: 'ready';
+  socket: string;
+  /** The shared memory's file, or null for an anonymous memfd. */
+  shm: string | null;
+  size: number;
+  vectors: number;
+  pid: number;
+}
+
 /** A message: one little-endian int64, optionally carrying fds. */
 function send(fd: number, value: bigint, fds: number[] = []): void {
   const b = Buffer.alloc(8);

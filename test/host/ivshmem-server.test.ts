@@ -181,6 +181,25 @@ describe('ivshmem server', () => {
     expect(out).toMatch(/SIGTERM: stopping/);
   });
 
+  it('the CLI server with --json: one ready line on stdout once it listens, a stopped line at the end; people read stderr', async () => {
+    const sock = join(tempDir(), 'ivs.sock');
+    const child = spawn(process.execPath, [join(process.cwd(), 'dist', 'cli.js'), 'ivshmem-server', '--json', '-s', sock, '--size', '64K', '-n', '2'], { stdio: 'pipe' });
+    cleanup.push(() => child.kill('SIGKILL'));
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    await expect.poll(() => out, { timeout: 10_000 }).toMatch(/\n/);
+    expect(JSON.parse(out)).toEqual({ event: 'ready', socket: sock, shm: null, size: 65536, vectors: 2, pid: child.pid });
+    expect(existsSync(sock)).toBe(true); // listening when it says so
+    expect(err).toMatch(/Ctrl-C stops it/);
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(out.trim().split('\n').map((l) => JSON.parse(l))).toEqual([expect.objectContaining({ event: 'ready' }), { event: 'stopped', signal: 'SIGTERM' }]);
+    expect(err).toMatch(/SIGTERM: stopping/);
+  });
+
   it('/dev/shm backing: the host maps the same file, created and removed by the server', { skip: !existsSync('/dev/shm') }, async () => {
     const name = `devmap-test-${process.pid}`;
     const s = await server(1, { shm: name });
