@@ -3,7 +3,9 @@
 // (one QEMU boot per machine variant running every test/guest/** spec:
 // vitest here, its worker in the guest), then one summary line for both.
 // A guest tier that cannot run is "not run" with the reason -- and a
-// failure when CI=true, never a silent skip. Console logs and reports land
+// failure when CI=true, never a silent skip. Skipped guest tests are listed
+// per machine with their reasons; under CI=true a spec that skipped for want
+// of a device its machine lists is a failure. Console logs and reports land
 // in artifacts/.
 //
 //   node scripts/test.mjs [--host-only | --guest-only] [--machine NAME]...
@@ -74,22 +76,8 @@ async function vitest(name, vitestArgs, env = {}, prefix = '') {
   }
   const r = await new Promise((resolve) => child.once('close', (status) => resolve({ status })));
   running.delete(child);
-  const tier = { name, passed: 0, failed: 0, skipped: 0, failures: [] };
-  if (!existsSync(report)) return { ...tier, failed: 1, failures: [{ name, message: `vitest exited with ${r.status} and wrote no report` }] };
-  for (const f of JSON.parse(readFileSync(report, 'utf8')).testResults) {
-    const file = relative(root, f.name);
-    if (f.assertionResults.length === 0 && f.message) {
-      tier.failed++;
-      tier.failures.push({ name: file, message: f.message });
-    }
-    for (const t of f.assertionResults) {
-      if (t.status === 'passed') tier.passed++;
-      else if (t.status === 'failed') {
-        tier.failed++;
-        tier.failures.push({ name: `${file} > ${t.fullName}`, message: t.failureMessages.join('\n') });
-      } else tier.skipped++;
-    }
-  }
+  if (!existsSync(report)) return { name, passed: 0, failed: 1, skipped: 0, skips: [], failures: [{ name, message: `vitest exited with ${r.status} and wrote no report` }] };
+  const tier = { name, ...readReport(report, root) };
   if (r.status !== 0 && tier.failed === 0) {
     tier.failed++;
     tier.failures.push({ name, message: `vitest exited with ${r.status} (an error outside the tests; see above)` });
@@ -120,7 +108,7 @@ async function guestTiers() {
       if (!MACHINES[name]) throw new Error(`no machine "${name}"; known: ${Object.keys(MACHINES).join(', ')}`);
       image = prepareImage(MACHINES[name].arch);
     } catch (err) {
-      tiers.push({ name: `guest ${name}`, passed: 0, failed: 0, skipped: 0, failures: [], notRun: err.message });
+      tiers.push({ name: `guest ${name}`, passed: 0, failed: 0, skipped: 0, failures: [], skips: [], notRun: err.message });
       continue;
     }
     const roles = MACHINES[name].guests ?? [''];
@@ -128,7 +116,7 @@ async function guestTiers() {
     try {
       session = await openSession(name);
     } catch (err) {
-      tiers.push({ name: `guest ${name}`, passed: 0, failed: 1, skipped: 0, failures: [{ name: `guest ${name} (host side)`, message: err.stack ?? err.message }] });
+      tiers.push({ name: `guest ${name}`, passed: 0, failed: 1, skipped: 0, skips: [], failures: [{ name: `guest ${name} (host side)`, message: err.stack ?? err.message }] });
       continue;
     }
     const runs = [];
@@ -159,6 +147,15 @@ async function guestTiers() {
       last.failed++;
       last.failures.push({ name: `kernel module ${relative(root, b.dir)} (build)`, message: b.error });
     }
+    for (const t of machineTiers) {
+      t.skipReport = true;
+      const listed = listedSkips(t.skips, MACHINES[name].devices);
+      if (!ci) listed.forEach((f) => say(`${t.name}: ${f.name}: ${f.message} (a failure with CI=true)`));
+      else {
+        t.failed += listed.length;
+        t.failures.push(...listed.map((f) => ({ ...f, message: `${f.message} (CI=true: a skip of a listed device is a failure)` })));
+      }
+    }
     tiers.push(...machineTiers);
   }
   return tiers;
@@ -166,6 +163,8 @@ async function guestTiers() {
 
 const started = Date.now();
 build();
+// Reads the vitest reports of both tiers: counts, failures, skips and their reasons.
+const { readReport, listedSkips, skipLines } = await import('../dist/harness/session/report.js');
 const tiers = [];
 if (!args.includes('--guest-only')) tiers.push(await vitest('host', []));
 if (!args.includes('--host-only')) tiers.push(...(await guestTiers()));
@@ -183,6 +182,7 @@ for (const t of tiers) {
     continue;
   }
   console.log(`${t.name}: ${t.passed} passed, ${t.failed} failed, ${t.skipped} skipped`);
+  if (t.skipReport) for (const line of skipLines(t.skips)) console.log(`  skipped ${line}`);
   passed += t.passed;
   failed += t.failed;
 }

@@ -1,18 +1,20 @@
 // The harness's own guest checks: Node and the addon run in the guest, and
 // the ivshmem BAR mapped through sysfs (no driver) shows what the host wrote
-// into the backing file before boot. What this writes at GUEST_AREA is
-// checked by the host after the run (basic.host.mjs).
+// into the backing file before boot. What this writes at
+// PLAIN.basicAnswer (layouts.mjs) is checked by the host after the run
+// (basic.host.mjs).
 import { existsSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { mapFile, readMaps } from 'devmap';
+import { needs } from './helpers/devices.js';
+import { PLAIN } from './layouts.mjs';
 
 const BDF = process.env.DEVMAP_IVSHMEM_BDF;
-const MARKER = process.env.DEVMAP_IVSHMEM_MARKER;
+const MARKER = process.env.DEVMAP_IVSHMEM_MARKER ?? '';
 const SIZE = Number(process.env.DEVMAP_IVSHMEM_SIZE ?? 0);
-/** Where the guest leaves its answer for the host; other specs use other offsets. */
-export const GUEST_AREA = 0x2000;
+const dev = `/sys/bus/pci/devices/${BDF}`;
 
 describe('the guest', () => {
   it('runs the host node with the addon built on the host', () => {
@@ -28,8 +30,7 @@ describe('the guest', () => {
   });
 });
 
-describe.skipIf(!BDF || !MARKER || !SIZE)('ivshmem BAR2 through sysfs resource2 (needs DEVMAP_IVSHMEM_BDF, _MARKER, _SIZE)', () => {
-  const dev = `/sys/bus/pci/devices/${BDF}`;
+needs('ivshmem', BDF !== undefined && existsSync(dev)).describe('ivshmem BAR2 through sysfs resource2 (DEVMAP_IVSHMEM_BDF)', () => {
   let driver: string | undefined;
 
   // A bound driver has requested BAR2, and then mapping resource2 fails
@@ -45,17 +46,18 @@ describe.skipIf(!BDF || !MARKER || !SIZE)('ivshmem BAR2 through sysfs resource2 
     if (driver) writeFileSync(`/sys/bus/pci/drivers/${driver}/bind`, BDF!);
   });
 
-  it('is the size of the backing file', () => {
+  it('is the size of the backing file (DEVMAP_IVSHMEM_SIZE)', () => {
     const [start, end] = readFileSync(`${dev}/resource`, 'utf8').split('\n')[2]!.split(' ').map((x) => BigInt(x));
     expect(end! - start! + 1n).toBe(BigInt(SIZE));
   });
 
   it('reads the marker the host wrote before boot, and writes one back', () => {
+    expect(MARKER, 'DEVMAP_IVSHMEM_MARKER').not.toBe('');
     using m = mapFile(`${dev}/resource2`, { length: SIZE });
-    const text = Buffer.from(m.bytes.subarray(0, MARKER!.length)).toString('latin1');
+    const text = Buffer.from(m.bytes.subarray(PLAIN.marker.at, PLAIN.marker.at + MARKER.length)).toString('latin1');
     expect(text).toBe(MARKER);
     const answer = Buffer.from(`guest saw ${MARKER}`, 'latin1');
-    m.bytes.set(answer, GUEST_AREA);
-    expect(Buffer.from(m.bytes.subarray(GUEST_AREA, GUEST_AREA + answer.length)).equals(answer)).toBe(true);
+    m.bytes.set(answer, PLAIN.basicAnswer.at);
+    expect(Buffer.from(m.bytes.subarray(PLAIN.basicAnswer.at, PLAIN.basicAnswer.at + answer.length)).equals(answer)).toBe(true);
   });
 });

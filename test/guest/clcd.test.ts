@@ -4,13 +4,14 @@
 // it. Every picture is checked against the host's QMP screendump.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 
 import { detachFbcon } from '../../lib/fb/console.js';
 import { Framebuffer } from '../../lib/fb/framebuffer.js';
 import { testCard } from '../../lib/fb/pattern.js';
 import type { Image } from '../../lib/fb/pixel.js';
 import { mapFile } from '../../lib/mapping.js';
+import { needs } from './helpers/devices.js';
 import { hostScreendump } from './helpers/host.js';
 
 const KO = '/lib/modules/devmap/devmap_clcd.ko';
@@ -59,7 +60,7 @@ function load(...params: string[]): void {
   detachFbcon(); // fbcon takes a newly registered framebuffer
 }
 
-describe.runIf(clcdLoaded())('PL111 CLCD from devmap_clcd (armhf-vexpress)', () => {
+needs('clcd', clcdLoaded()).describe('PL111 CLCD from devmap_clcd (armhf-vexpress)', () => {
   it('switches to RGB565 with FBIOPUT_VSCREENINFO and the screen shows the picture at that depth', async () => {
     using fb = Framebuffer.open(FB);
     const loaded = fb.info;

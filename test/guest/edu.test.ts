@@ -4,13 +4,14 @@
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, readlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 
 import { EDU_IOC, EDU_TO_DEVICE, encodeTransfer } from '../../lib/edu/abi.js';
 import { Edu } from '../../lib/edu/device.js';
 import { mapFd } from '../../lib/mapping.js';
 import { findVma, readMaps } from '../../lib/maps.js';
 import { native } from '../../lib/native.js';
+import { needs } from './helpers/devices.js';
 
 const NODE = '/dev/edu0';
 const DRIVER = '/sys/bus/pci/drivers/devmap_edu';
@@ -35,7 +36,7 @@ function rawAlloc(fd: number, size: number): { id: number; offset: bigint; size:
   return { id: v.getUint32(24, true), offset: v.getBigUint64(8, true), size: v.getBigUint64(0, true) };
 }
 
-describe.skipIf(!existsSync(NODE))(`edu DMA through ${NODE} (needs -device edu and devmap_edu.ko)`, () => {
+needs('edu', existsSync(NODE)).describe(`edu DMA through ${NODE}`, () => {
   it('identifies the device and computes factorials', () => {
     using edu = Edu.open();
     const info = edu.info();

@@ -6,6 +6,7 @@
 // 32 and packed 24 bpp, the first with fbcon left bound (a text console).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -15,13 +16,13 @@ import { testCard } from '../../lib/fb/pattern.js';
 import type { Image } from '../../lib/fb/pixel.js';
 import { writePng } from '../../lib/fb/png.js';
 import { findVma, readMaps } from '../../lib/maps.js';
+import { needs, skipIf } from './helpers/devices.js';
 import { diffPixels, hostScreendump } from './helpers/host.js';
 
 const FBS = existsSync('/dev') ? readdirSync('/dev').filter((f) => /^fb\d+$/.test(f)).sort().map((f) => `/dev/${f}`) : [];
 const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 /** Debian's fbset, brought in by the harness (lib/harness/image/hosttools.ts GUEST_PROGRAMS). */
 const FBSET = '/bin/fbset';
-const inGuest = Boolean(process.env.DEVMAP_MACHINE);
 /** The driver's name of each framebuffer, from /proc/fb ("0 VESA VGA"). */
 const FB_IDS = new Map(existsSync('/proc/fb') ? readFileSync('/proc/fb', 'utf8').split('\n').filter(Boolean).map((l) => [`/dev/fb${l.split(' ')[0]}`, l.slice(l.indexOf(' ') + 1)]) : []);
 
@@ -65,7 +66,7 @@ const devmap = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args]
 
 // First, while nothing else has touched the VT: a machine whose fbcon still
 // draws the text console (x86_64-vesa32).
-describe.runIf(inGuest && FBS.length > 0 && fbconBound())('a picture drawn with fbcon bound (text console)', () => {
+needs('fbcon', FBS.length > 0 && fbconBound()).describe('a picture drawn with fbcon bound (text console)', () => {
   it('devmap fb draw switches the VT to KD_GRAPHICS and the picture stays exactly as drawn after it exits', async () => {
     using fb = Framebuffer.open(FBS[0]!);
     const card = testCard(fb.width, fb.height);
@@ -90,11 +91,15 @@ describe.runIf(inGuest && FBS.length > 0 && fbconBound())('a picture drawn with 
   });
 });
 
-describe.runIf(inGuest && FBS.length === 0)('framebuffers', () => {
-  it.skip(`none in this guest (machine ${process.env.DEVMAP_MACHINE}): no /dev/fb*`, () => {});
-});
+// Every framebuffer a machine can list (fb0, fb1: present, missing or not
+// on this machine), and any other this guest has.
+for (const name of new Set(['fb0', 'fb1', ...FBS.map((p) => basename(p))])) {
+  const path = `/dev/${name}`;
+  const suite = name === 'fb0' || name === 'fb1' ? needs(name, FBS.includes(path)).describe : describe;
+  suite(`framebuffer ${path} in the guest`, () => framebufferSpecs(path));
+}
 
-describe.each(FBS)('framebuffer %s in the guest', (path) => {
+function framebufferSpecs(path: string): void {
   let fb: Framebuffer;
   beforeAll(() => {
     fb = Framebuffer.open(path);
@@ -173,7 +178,8 @@ describe.each(FBS)('framebuffer %s in the guest', (path) => {
   // DRM's fbdev emulation takes a narrower xres without a modeset: the rows
   // keep the scanout's pitch, so line_length != xres * bytes. (vesafb and
   // bochs report padding-free BIOS/KMS modes: measured, see docs/framebuffer.md.)
-  it.runIf(/drmfb/.test(FB_IDS.get(path) ?? ''))('stride: at a narrower xres, line_length != xres * bytes and the picture is still exact', async () => {
+  const notDrm = skipIf(!/drmfb/.test(FB_IDS.get(path) ?? ''), `${path} is ${FB_IDS.get(path) ?? 'unnamed'}, not DRM's fbdev emulation (drmfb), the driver that pads lines`);
+  it('stride: at a narrower xres, line_length != xres * bytes and the picture is still exact', notDrm, async () => {
     const full = fb.info;
     const bytes = full.bitsPerPixel / 8;
     fb.clear('magenta');
@@ -210,7 +216,7 @@ describe.each(FBS)('framebuffer %s in the guest', (path) => {
   });
 
   // fb.info is what `devmap fb info --json` prints (a CLI start costs ~5 s under TCG).
-  it.runIf(existsSync(FBSET))('fbset -i reports the geometry devmap fb info does', () => {
+  it('fbset -i reports the geometry devmap fb info does', skipIf(!existsSync(FBSET), `no ${FBSET} in the guest image`), () => {
     const r = spawnSync(FBSET, ['-i', '-fb', path], { encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
     const i = fb.info;
@@ -218,4 +224,4 @@ describe.each(FBS)('framebuffer %s in the guest', (path) => {
     expect(r.stdout).toMatch(new RegExp(`LineLength\\s*:\\s*${i.lineLength}\\b`));
     expect(r.stdout).toMatch(new RegExp(`rgba ${i.red.length}/${i.red.offset},${i.green.length}/${i.green.offset},${i.blue.length}/${i.blue.offset}`));
   });
-});
+}

@@ -6,27 +6,20 @@
 //   DEVMAP_PAIR_N      ping-pong round trips per wake-up mode (default 200)
 // Peer ids are the server's to give (in the order the QEMUs connect), so the
 // guests do not assume them: each leaves its own (IVPosition) in shared
-// memory and reads the other's; the host hook reads both.
+// memory and reads the other's; the host hook reads both. The shared-memory
+// layout is layouts.mjs PAIR, which the host hook imports too.
 // The devices need vectors=2: vector 0 wakes channel readers, vector 1
 // takes the doorbell burst. The tests run in this order in both guests and
 // meet at each step; the server is killed (at ping's request) before the
 // last two, which therefore run without it.
 import { spawn } from 'node:child_process';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 
 import { Channel } from '../../lib/ipc/channel.js';
 import { Ivshmem } from '../../lib/ivshmem/device.js';
+import { needs, skipIf } from './helpers/devices.js';
+import { bytesOf, controlWords, hostChannels, PAIR, PAIR_WORD, PEER_ID_WORD, type Region } from './layouts.mjs';
 
-// Shared-memory layout; ivshmem-doorbell-pair.host.mjs mirrors it.
-const CH = 64 * 1024;
-const REGION = { pingToPong: 0, pongToPing: 1, hostToPing: 2, pingToHost: 3, hostToPong: 4, pongToHost: 5 } as const;
-const TORN = 6; // ping's short-lived writer process -> pong
-const BULK = { at: 7 * CH, size: 8 * CH }; // ping -> pong throughput
-// int32: [0] burst doorbells rung, [1] burst seen by the receiver,
-// [2] ping asks the host to kill the server, [3] the host peer saw it die (1) or not (2),
-// [4] pong listens for the burst, [5] ping's peer id + 1, [6] pong's peer id + 1
-const CONTROL = 15 * CH;
-const ID_SLOT = { ping: 5, pong: 6 } as const;
 const BULK_BYTES = 8 << 20;
 const BULK_MESSAGE = 16 << 10;
 const BURST = 1000;
@@ -36,23 +29,25 @@ const role = process.env.DEVMAP_GUEST_ROLE;
 let other = -1; // the other guest's peer id, from the rendezvous in beforeAll
 const hostPeer = process.env.DEVMAP_HOST_PEER === undefined ? undefined : Number(process.env.DEVMAP_HOST_PEER);
 const N = Number(process.env.DEVMAP_PAIR_N ?? 200);
+/** The host hook (ivshmem-doorbell-pair.host.mjs) is a peer only on a machine with an ivshmem server and both roles. */
+const noHostPeer = skipIf(hostPeer === undefined, 'no host peer (DEVMAP_HOST_PEER): the host hook joins only with an ivshmem server and both roles');
 const bell = Ivshmem.list().find((d) => d.variant === 'doorbell' && d.node !== null);
-const why = !bell ? 'no ivshmem-doorbell device with the devmap_ivshmem module' : role !== 'ping' && role !== 'pong' ? 'DEVMAP_GUEST_ROLE is not ping or pong' : null;
-
-const region = (s: Ivshmem, i: number): Uint8Array => s.memory.bytes.subarray(i * CH, (i + 1) * CH);
+const noRole = role !== 'ping' && role !== 'pong';
 const pct = (xs: number[], q: number): number => [...xs].sort((a, b) => a - b)[Math.floor(q * (xs.length - 1))]!;
 const message = (i: number): Buffer => Buffer.alloc(32 + (i % 97), (i * 31) & 255);
 
 /** Channel ends woken by doorbells (vector 0 of `peer`) or, with `polled`, by polling every loop turn. */
-function end(s: Ivshmem, i: number, kind: 'reader' | 'writer', peer: number, polled: boolean): Channel {
-  return Channel.attach(region(s, i), kind, polled ? { pollMs: 0 } : { notify: () => s.ring(peer, 0), wait: (ms) => s.waitForInterrupt({ vector: 0, timeoutMs: ms }) });
+function end(s: Ivshmem, r: Region, kind: 'reader' | 'writer', peer: number, polled: boolean): Channel {
+  return Channel.attach(bytesOf(s.memory.bytes, r), kind, polled ? { pollMs: 0 } : { notify: () => s.ring(peer, 0), wait: (ms) => s.waitForInterrupt({ vector: 0, timeoutMs: ms }) });
 }
 
-describe.skipIf(why !== null)(`two guests ping-pong over ivshmem-doorbell (${why ?? role})`, () => {
+needs('doorbell', bell !== undefined).describe(`two guests ping-pong over ivshmem-doorbell (${role ?? 'no role'})`, () => {
   beforeAll(async () => {
+    expect(noRole, 'DEVMAP_GUEST_ROLE must be ping or pong (machine.guests)').toBe(false);
     using s = Ivshmem.open({ address: bell!.address });
-    const ids = new Int32Array(s.memory.buffer, CONTROL, 8);
-    const [mine, theirs] = role === 'ping' ? [ID_SLOT.ping, ID_SLOT.pong] : [ID_SLOT.pong, ID_SLOT.ping];
+    expect(s.memory.length, 'the shared memory is smaller than layouts.mjs PAIR').toBeGreaterThanOrEqual(PAIR.control.at + PAIR.control.size);
+    const ids = controlWords(s.memory.buffer);
+    const [mine, theirs] = role === 'ping' ? [PEER_ID_WORD.ping, PEER_ID_WORD.pong] : [PEER_ID_WORD.pong, PEER_ID_WORD.ping];
     Atomics.store(ids, mine, s.ivPosition + 1);
     const deadline = Date.now() + 150_000; // the other guest may still be booting
     while (Atomics.load(ids, theirs) === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
@@ -67,8 +62,8 @@ describe.skipIf(why !== null)(`two guests ping-pong over ivshmem-doorbell (${why
     for (const polled of [false, true]) {
       const mode = polled ? 'polled' : 'interrupt';
       if (role === 'pong') {
-        const rx = end(s, REGION.pingToPong, 'reader', other, polled);
-        const tx = end(s, REGION.pongToPing, 'writer', other, polled);
+        const rx = end(s, PAIR.pingToPong, 'reader', other, polled);
+        const tx = end(s, PAIR.pongToPing, 'writer', other, polled);
         for (let i = 0; i < N; i++) {
           const m = await rx.recv({ timeoutMs: 120_000 }); // the first waits for ping to boot
           expect(Buffer.from(m.data).equals(message(i))).toBe(true);
@@ -76,8 +71,8 @@ describe.skipIf(why !== null)(`two guests ping-pong over ivshmem-doorbell (${why
         }
         continue;
       }
-      const tx = end(s, REGION.pingToPong, 'writer', other, polled);
-      const rx = end(s, REGION.pongToPing, 'reader', other, polled);
+      const tx = end(s, PAIR.pingToPong, 'writer', other, polled);
+      const rx = end(s, PAIR.pongToPing, 'reader', other, polled);
       const rtt: number[] = [];
       for (let i = 0; i < N; i++) {
         const t0 = performance.now();
@@ -95,37 +90,38 @@ describe.skipIf(why !== null)(`two guests ping-pong over ivshmem-doorbell (${why
 
   it('a burst of 1,000 doorbells: the count lives in shared memory, interrupts coalesce', { timeout: 300_000 }, async () => {
     using s = Ivshmem.open({ address: bell!.address });
-    // [0] rung, [1] seen (by pong), [4] pong is listening: the two guests run
-    // their specs unsynchronised, so ping rings only once pong has the
-    // device open (interrupts before that are not pong's to count).
-    const counters = new Int32Array(s.memory.buffer, CONTROL, 5);
+    // rung, seen (by pong), pong is listening: the two guests run their
+    // specs unsynchronised, so ping rings only once pong has the device
+    // open (interrupts before that are not pong's to count).
+    const counters = controlWords(s.memory.buffer);
+    const { burstRung, burstSeen, pongListening } = PAIR_WORD;
     const deadline = Date.now() + 240_000;
     const until = async (cond: () => boolean) => {
       while (!cond() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
     };
     if (role === 'ping') {
-      await until(() => Atomics.load(counters, 4) === 1);
-      expect(Atomics.load(counters, 4), 'pong never started listening').toBe(1);
+      await until(() => Atomics.load(counters, pongListening) === 1);
+      expect(Atomics.load(counters, pongListening), 'pong never started listening').toBe(1);
       for (let i = 0; i < BURST; i++) {
-        Atomics.add(counters, 0, 1);
+        Atomics.add(counters, burstRung, 1);
         s.ring(other, 1);
       }
-      await until(() => Atomics.load(counters, 1) === BURST);
-      expect(Atomics.load(counters, 1)).toBe(BURST);
+      await until(() => Atomics.load(counters, burstSeen) === BURST);
+      expect(Atomics.load(counters, burstSeen)).toBe(BURST);
       return;
     }
     let interrupts = 0;
     const first = s.waitForInterrupt({ vector: 1, timeoutMs: 120_000 });
-    Atomics.store(counters, 4, 1);
+    Atomics.store(counters, pongListening, 1);
     interrupts += await first;
-    while (Atomics.load(counters, 0) < BURST && Date.now() < deadline) {
+    while (Atomics.load(counters, burstRung) < BURST && Date.now() < deadline) {
       interrupts += await s.waitForInterrupt({ vector: 1, timeoutMs: 500 }).catch(() => 0);
     }
-    expect(Atomics.load(counters, 0)).toBe(BURST);
+    expect(Atomics.load(counters, burstRung)).toBe(BURST);
     expect(interrupts).toBeGreaterThanOrEqual(1);
     expect(interrupts).toBeLessThanOrEqual(BURST);
     console.log(`burst: ${BURST} doorbells arrived as ${interrupts} interrupt(s)`);
-    Atomics.store(counters, 1, BURST);
+    Atomics.store(counters, burstSeen, BURST);
   });
 
   it('a doorbell to an absent peer does not hang, and the device still works afterwards', async () => {
@@ -147,10 +143,10 @@ describe.skipIf(why !== null)(`two guests ping-pong over ivshmem-doorbell (${why
       const signal = await new Promise((r) => child.once('exit', (_c, sig) => r(sig)));
       expect(signal).toBe('SIGKILL');
       // A new writer takes over: it skips the seq the dead one reserved.
-      await end(s, TORN, 'writer', other, false).send(Buffer.from('after the crash'));
+      await end(s, PAIR.torn, 'writer', other, false).send(Buffer.from('after the crash'));
       return;
     }
-    const rx = end(s, TORN, 'reader', other, false);
+    const rx = end(s, PAIR.torn, 'reader', other, false);
     for (let i = 0; i < 5; i++) {
       const m = await rx.recv({ timeoutMs: 60_000 });
       expect(m).toMatchObject({ seq: i + 1, lost: 0 });
@@ -163,7 +159,7 @@ describe.skipIf(why !== null)(`two guests ping-pong over ivshmem-doorbell (${why
 
   it('channel throughput: 8 MiB in 16 KiB messages, polled, every byte checked', { timeout: 180_000 }, async () => {
     using s = Ivshmem.open({ address: bell!.address });
-    const bulk = s.memory.bytes.subarray(BULK.at, BULK.at + BULK.size);
+    const bulk = bytesOf(s.memory.bytes, PAIR.bulk);
     const chunk = (i: number): Buffer => Buffer.alloc(BULK_MESSAGE, (i * 7 + 1) & 255);
     const n = BULK_BYTES / BULK_MESSAGE;
     if (role === 'ping') {
@@ -184,15 +180,15 @@ describe.skipIf(why !== null)(`two guests ping-pong over ivshmem-doorbell (${why
     console.log(`guest channel throughput (polled, checked): ${(((n - 1) * BULK_MESSAGE) / (1 << 20) / (ms / 1000)).toFixed(1)} MiB/s, ${n - 1} messages of ${BULK_MESSAGE / 1024} KiB in ${ms.toFixed(0)} ms`);
   });
 
-  it.skipIf(hostPeer === undefined)('the server killed mid-run: the host peer reports it, guests keep ringing each other', { timeout: 180_000 }, async () => {
+  it('the server killed mid-run: the host peer reports it, guests keep ringing each other', { timeout: 180_000, ...noHostPeer }, async () => {
     using s = Ivshmem.open({ address: bell!.address });
-    const ctl = new Int32Array(s.memory.buffer, CONTROL, 4);
-    if (role === 'ping') Atomics.store(ctl, 2, 1);
+    const ctl = controlWords(s.memory.buffer);
+    if (role === 'ping') Atomics.store(ctl, PAIR_WORD.killAsked, 1);
     const deadline = Date.now() + 90_000;
-    while (Atomics.load(ctl, 3) === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    expect(Atomics.load(ctl, 3)).toBe(1); // 2: the host peer did not notice; 0: nobody killed it
+    while (Atomics.load(ctl, PAIR_WORD.serverGone) === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(Atomics.load(ctl, PAIR_WORD.serverGone)).toBe(1); // 2: the host peer did not notice; 0: nobody killed it
     // Guest <-> guest doorbells need no server once both have joined.
-    const [mine, theirs] = role === 'ping' ? [REGION.pingToPong, REGION.pongToPing] : [REGION.pongToPing, REGION.pingToPong];
+    const [mine, theirs] = role === 'ping' ? [PAIR.pingToPong, PAIR.pongToPing] : [PAIR.pongToPing, PAIR.pingToPong];
     const tx = end(s, mine, 'writer', other, false);
     const rx = end(s, theirs, 'reader', other, false);
     for (let i = 0; i < 20; i++) {
@@ -201,9 +197,9 @@ describe.skipIf(why !== null)(`two guests ping-pong over ivshmem-doorbell (${why
     }
   });
 
-  it.skipIf(hostPeer === undefined)('host <-> guest channel, both ways', { timeout: 120_000 }, async () => {
+  it('host <-> guest channel, both ways', { timeout: 120_000, ...noHostPeer }, async () => {
     using s = Ivshmem.open({ address: bell!.address });
-    const [down, up] = role === 'ping' ? [REGION.hostToPing, REGION.pingToHost] : [REGION.hostToPong, REGION.pongToHost];
+    const { down, up } = hostChannels(role as 'ping' | 'pong');
     const rx = end(s, down, 'reader', hostPeer!, false);
     const tx = end(s, up, 'writer', hostPeer!, false);
     for (let i = 0; i < HOST_MESSAGES; i++) {
@@ -214,15 +210,15 @@ describe.skipIf(why !== null)(`two guests ping-pong over ivshmem-doorbell (${why
   });
 });
 
-/** A writer process that sends 5 messages on the TORN channel and is killed copying the 6th. */
+/** A writer process that sends 5 messages on the PAIR.torn channel and is killed copying the 6th. */
 function tornWriter(address: string): string {
   const lib = (f: string): string => JSON.stringify(new URL(`../../dist/${f}`, import.meta.url).href);
   return `
-    import { Channel } from ${lib('channel.js')};
-    import { Ivshmem } from ${lib('ivshmem.js')};
+    import { Channel } from ${lib('ipc/channel.js')};
+    import { Ivshmem } from ${lib('ivshmem/device.js')};
     const s = Ivshmem.open({ address: ${JSON.stringify(address)} });
     const message = (i) => Buffer.alloc(32 + (i % 97), (i * 31) & 255);
-    const region = s.memory.bytes.subarray(${TORN * CH}, ${(TORN + 1) * CH});
+    const region = s.memory.bytes.subarray(${PAIR.torn.at}, ${PAIR.torn.at + PAIR.torn.size});
     let n = 0;
     const copy = (ring, data, at) => {
       if (n === 5) { ring.set(data.subarray(0, data.length >> 1), at); process.kill(process.pid, 'SIGKILL'); }

@@ -5,9 +5,10 @@
 // same time, unbinds device 0 (a plain one).
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 
 import { Ivshmem } from '../../lib/ivshmem/device.js';
+import { needs, skipIf } from './helpers/devices.js';
 
 /** `wait`, or after `ms` close `s` (which wakes the read) and fail: never hang the guest. */
 async function within(ms: number, s: Ivshmem, wait: Promise<bigint>): Promise<bigint> {
@@ -27,7 +28,7 @@ async function within(ms: number, s: Ivshmem, wait: Promise<bigint>): Promise<bi
 
 const bell = Ivshmem.list().find((d) => d.variant === 'doorbell' && d.node !== null);
 
-describe.skipIf(!bell)('ivshmem-doorbell interrupts (needs -device ivshmem-doorbell,vectors=N and an ivshmem server)', () => {
+needs('doorbell', bell !== undefined).describe('ivshmem-doorbell interrupts', () => {
   it('awaits its own doorbell without blocking the event loop', async () => {
     using s = Ivshmem.open({ address: bell!.address });
     expect(s.vectors).toBeGreaterThan(0);
@@ -54,7 +55,8 @@ describe.skipIf(!bell)('ivshmem-doorbell interrupts (needs -device ivshmem-doorb
     expect(s.closed).toBe(true);
   });
 
-  it('delivers vector 0 to an eventfd and the rest to read() (C smoke test)', { skip: !existsSync(process.env.DEVMAP_IVSHMEM_SMOKE ?? '') }, () => {
+  const noSmoke = skipIf(!existsSync(process.env.DEVMAP_IVSHMEM_SMOKE ?? ''), 'no C smoke test in the image (DEVMAP_IVSHMEM_SMOKE)');
+  it('delivers vector 0 to an eventfd and the rest to read() (C smoke test)', noSmoke, () => {
     const out = execFileSync(process.env.DEVMAP_IVSHMEM_SMOKE!, [bell!.node!], { encoding: 'utf8' });
     expect(out).toMatch(/ok\s+eventfd of vector 0 signalled/);
     expect(out).toMatch(/ok\s+read\(\) reports the last vector/);

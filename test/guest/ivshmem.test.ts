@@ -1,24 +1,26 @@
 // Runs inside the guest on QEMU's real ivshmem device with the devmap_ivshmem
-// module loaded. The host wrote DEVMAP_IVSHMEM_MARKER at offset 0 of the
-// backing file; what the guest writes at GUEST_AREA is checked by the host.
+// module loaded. The host wrote DEVMAP_IVSHMEM_MARKER at PLAIN.marker of the
+// backing file; what the guest writes at PLAIN.cacheModes is checked by the
+// host after the run (ivshmem.host.mjs). Offsets: layouts.mjs.
 import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, constants as fsc, existsSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 
 import { Ivshmem, MODULE_NAME, type CacheMode } from '../../lib/ivshmem/device.js';
 import { IOC, cacheCode } from '../../lib/ivshmem/abi.js';
 import { mapFd, PAGE_SIZE } from '../../lib/mapping.js';
 import { findVma, readMaps } from '../../lib/maps.js';
 import { native } from '../../lib/native.js';
+import { needs, skipIf } from './helpers/devices.js';
+import { CACHE_MODES, cacheModeAt, PLAIN } from './layouts.mjs';
 
-const MARKER = process.env.DEVMAP_IVSHMEM_MARKER;
+const MARKER = process.env.DEVMAP_IVSHMEM_MARKER ?? '';
 const devices = Ivshmem.list();
 const dev0 = devices[0];
 const DRIVER_DIR = `/sys/bus/pci/drivers/${MODULE_NAME}`;
-/** Guest-written strings land here: 'guest-wb MARKER' at +0x000, -uc at +0x100, -wc at +0x200. */
-const GUEST_AREA = 0x1000;
-const MODES: CacheMode[] = ['wb', 'uc', 'wc'];
+const MODES: readonly CacheMode[] = CACHE_MODES;
 const text = (b: Uint8Array): string => Buffer.from(b).toString('latin1');
+const markerOf = (b: Uint8Array): string => text(b.subarray(PLAIN.marker.at, PLAIN.marker.at + MARKER.length));
 
 function errno(fn: () => unknown): string | undefined {
   try {
@@ -33,10 +35,11 @@ function slabKiB(): number {
   return Number(/SUnreclaim:\s+(\d+)/.exec(readFileSync('/proc/meminfo', 'utf8'))![1]);
 }
 
-describe.skipIf(!dev0 || !MARKER)('ivshmem through /dev/ivshmem0 (needs an ivshmem device and DEVMAP_IVSHMEM_MARKER)', () => {
-  const marker = MARKER ?? '';
+needs('ivshmem', dev0 !== undefined).describe('ivshmem through /dev/ivshmem0', () => {
+  const marker = MARKER;
 
   it('is bound to the companion module and has a node', () => {
+    expect(marker, 'DEVMAP_IVSHMEM_MARKER').not.toBe('');
     // device 0 must be ivshmem-plain: the last test unbinds it
     expect(dev0!.variant).toBe('plain');
     expect(dev0!.driver).toBe(MODULE_NAME);
@@ -53,9 +56,9 @@ describe.skipIf(!dev0 || !MARKER)('ivshmem through /dev/ivshmem0 (needs an ivshm
     else expect(s.grantedCache).toBe(cache);
     expect(s.size).toBe(dev0!.size);
     expect(s.memory.length).toBe(s.size);
-    expect(text(s.memory.bytes.subarray(0, marker.length))).toBe(marker);
+    expect(markerOf(s.memory.bytes)).toBe(marker);
     const msg = Buffer.from(`guest-${cache} ${marker}`);
-    s.memory.bytes.set(msg, GUEST_AREA + 0x100 * MODES.indexOf(cache));
+    s.memory.bytes.set(msg, cacheModeAt(cache));
     const vma = findVma(readMaps(), s.memory.address)!;
     expect(vma.path).toBe('/dev/ivshmem0');
     expect(vma.perms).toBe('rw-s');
@@ -63,13 +66,12 @@ describe.skipIf(!dev0 || !MARKER)('ivshmem through /dev/ivshmem0 (needs an ivshm
   });
 
   it('maps a window at a non-zero offset', () => {
-    // page 4: basic.test.ts answers the host at 0x2000 (basic.host.mjs checks it)
-    const at = 4 * PAGE_SIZE;
+    const at = PLAIN.window.at;
     using whole = Ivshmem.open({ cache: 'wb' });
-    whole.memory.bytes.set(Buffer.from('at-four-pages'), at);
+    whole.memory.bytes.set(Buffer.from('in the window'), at);
     using part = Ivshmem.open({ cache: 'uc', offset: at, length: PAGE_SIZE });
     expect(part.memory.length).toBe(PAGE_SIZE);
-    expect(text(part.memory.bytes.subarray(0, 13))).toBe('at-four-pages');
+    expect(text(part.memory.bytes.subarray(0, 13))).toBe('in the window');
     expect(findVma(readMaps(), part.memory.address)!.offset).toBe(BigInt(at));
   });
 
@@ -79,7 +81,7 @@ describe.skipIf(!dev0 || !MARKER)('ivshmem through /dev/ivshmem0 (needs an ivshm
     expect(first.grantedCache).toBe('wc');
     // x86 PAT tracks memory types per physical range; ARM has no such tracking
     expect(second.grantedCache).toBe(process.arch === 'x64' ? first.grantedCache : 'uc');
-    expect(text(second.memory.bytes.subarray(0, marker.length))).toBe(marker);
+    expect(markerOf(second.memory.bytes)).toBe(marker);
   });
 
   it('has no interrupts on ivshmem-plain: waitForInterrupt() rejects with EOPNOTSUPP (libuv: ENOTSUP)', async () => {
@@ -136,7 +138,7 @@ describe.skipIf(!dev0 || !MARKER)('ivshmem through /dev/ivshmem0 (needs an ivshm
       mode[0] = cacheCode(MODES[i % 3]!);
       native.ioctl(fd, IOC.SET_CACHE, mode);
       const m = mapFd(fd, '/dev/ivshmem0', { length: PAGE_SIZE });
-      if (m.bytes[0] !== marker.charCodeAt(0)) throw new Error(`iteration ${i}: marker not visible`);
+      if (m.bytes[PLAIN.marker.at] !== marker.charCodeAt(0)) throw new Error(`iteration ${i}: marker not visible`);
       m.unmap();
       closeSync(fd);
     };
@@ -161,16 +163,17 @@ describe.skipIf(!dev0 || !MARKER)('ivshmem through /dev/ivshmem0 (needs an ivshm
     })();
     expect(r).not.toBe(0);
     expect(readFileSync('/proc/modules', 'utf8')).toMatch(new RegExp(`^${MODULE_NAME} `, 'm'));
-    expect(text(s.memory.bytes.subarray(0, marker.length))).toBe(marker);
+    expect(markerOf(s.memory.bytes)).toBe(marker);
   });
 
-  it('with two devices, gives each its own node', { skip: devices.length < 2 ? 'only one ivshmem device in this guest' : false }, () => {
+  it('with two devices, gives each its own node', skipIf(devices.length < 2, 'only one ivshmem device in this guest'), () => {
     expect(devices.map((d) => d.node)).toEqual(devices.map((_, i) => `/dev/ivshmem${i}`));
     using a = Ivshmem.open({ index: 0 });
     using b = Ivshmem.open({ index: 1 });
-    b.memory.bytes[PAGE_SIZE] = 0x5a;
-    a.memory.bytes[PAGE_SIZE] = 0xa5;
-    expect(b.memory.bytes[PAGE_SIZE]).toBe(0x5a);
+    const at = PLAIN.twoDevices.at;
+    b.memory.bytes[at] = 0x5a;
+    a.memory.bytes[at] = 0xa5;
+    expect(b.memory.bytes[at]).toBe(0x5a);
   });
 
   // Last: unbinds the driver (revoking live mappings), uses sysfs, rebinds.
@@ -198,7 +201,7 @@ describe.skipIf(!dev0 || !MARKER)('ivshmem through /dev/ivshmem0 (needs an ivshm
         using s = Ivshmem.open({ cache });
         expect(s.path).toBe('sysfs');
         expect(s.memory.path).toMatch(cache === 'wc' ? /resource2_wc$/ : /resource2$/);
-        expect(text(s.memory.bytes.subarray(0, marker.length))).toBe(marker);
+        expect(markerOf(s.memory.bytes)).toBe(marker);
         expect(findVma(readMaps(), s.memory.address)!.vmFlags).toEqual(expect.arrayContaining(['io', 'pf']));
       }
       expect(errno(() => Ivshmem.open({ cache: 'wb' }))).toBe('ERR_DEVMAP_CACHE_UNSUPPORTED');
@@ -208,7 +211,7 @@ describe.skipIf(!dev0 || !MARKER)('ivshmem through /dev/ivshmem0 (needs an ivshm
     }
     using again = Ivshmem.open();
     expect(again.path).toBe('module');
-    expect(text(again.memory.bytes.subarray(0, marker.length))).toBe(marker);
+    expect(markerOf(again.memory.bytes)).toBe(marker);
   });
 });
 
@@ -218,7 +221,7 @@ function childScript(): string {
   return `
     import { Ivshmem } from ${JSON.stringify(lib)};
     const s = Ivshmem.open();
-    process.stdout.write('mapped ' + Buffer.from(s.memory.bytes.subarray(0, 8)).toString('latin1') + '\\n');
+    process.stdout.write('mapped ' + Buffer.from(s.memory.bytes.subarray(${PLAIN.marker.at}, ${PLAIN.marker.at + 8})).toString('latin1') + '\\n');
     process.stdin.once('data', () => { console.log(s.memory.bytes[0]); process.exit(0); });
   `;
 }

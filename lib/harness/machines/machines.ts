@@ -3,7 +3,10 @@
 // `devmap guest run --machine NAME` both read this table.
 import { devmapError } from '../../errors.js';
 
+import type { GuestDevice } from './devices.js';
+
 export { ARCHES, type GuestArch } from './arches.js';
+export { GUEST_DEVICES, type GuestDevice } from './devices.js';
 
 export interface IvshmemPlain {
   /** Pinned PCI slot, so the guest finds it at 0000:00:<addr>.0. */
@@ -54,6 +57,12 @@ export interface Machine {
   fullSpecs?: { include?: string[]; exclude?: string[] };
   /** Further QEMU arguments (devices with pinned addresses). */
   args: string[];
+  /**
+   * The devices the guest gets from the arguments above and the modules it
+   * loads (test/host/guest-contracts.test.ts checks the list against the
+   * QEMU command line). The guest sees it as DEVMAP_DEVICES.
+   */
+  devices: GuestDevice[];
   /**
    * Which kernel file QEMU boots. 'pvh' (default): the uncompressed vmlinux
    * through its PVH entry, fastest, but without real-mode setup, so no
@@ -108,6 +117,7 @@ export const MACHINES: Record<string, Machine> = {
     // A second bochs-drm framebuffer (/dev/fb1) at another resolution, for no
     // extra boot; its QEMU id lets the host screendump it (hostport.ts).
     args: ['-vga', 'std', '-device', 'edu,addr=0x5', '-device', 'bochs-display,id=devmap-display1,addr=0x8,xres=1024,yres=768'],
+    devices: ['ivshmem', 'edu', 'fb0', 'fb1'],
     // They need an ivshmem server and two guests: x86_64-doorbell-pair runs them.
     specs: { exclude: ['test/guest/ivshmem-doorbell*.test.ts'] },
   },
@@ -124,6 +134,7 @@ function vesaVariant(name: string, describe: string, vga: string, more: Partial<
   return {
     ...MACHINES.x86_64!, name, describe, kernelImage: 'bzImage', kernelArgs: [`vga=${vga}`],
     debianModules: [...VIRTIO_SERIAL], args: ['-vga', 'std'],
+    devices: ['ivshmem', 'fb0'],
     specs: { include: ['test/guest/basic.test.ts', 'test/guest/framebuffer*.test.ts'] },
     ...more,
   };
@@ -133,7 +144,7 @@ MACHINES['x86_64-vesa32'] = vesaVariant(
   'x86_64-vesa32',
   'x86_64, bzImage boot, vesafb 1024x768x32 (vga=0x344) on the -vga std BAR, fbcon left bound (a text console), devmap.host port',
   '0x344',
-  { fbcon: 'bound' },
+  { fbcon: 'bound', devices: ['ivshmem', 'fb0', 'fbcon'] },
 );
 MACHINES['x86_64-vesa24'] = vesaVariant(
   'x86_64-vesa24',
@@ -155,6 +166,7 @@ MACHINES['x86_64-doorbell-pair'] = {
   debianModules: [...VIRTIO_SERIAL],
   ivshmem: undefined,
   args: [],
+  devices: ['doorbell'],
   guests: ['ping', 'pong'],
   ivshmemServer: { addr: 0x7, vectors: 2, size: 1 << 20 },
   specs: { include: ['test/guest/ivshmem-doorbell*.test.ts'] },
@@ -192,6 +204,7 @@ MACHINES['armhf-vexpress'] = {
   dtb: 'vexpress-v2p-ca9.dtb',
   pci: false,
   args: [],
+  devices: ['fb0', 'clcd'],
   specs: { include: ['test/guest/framebuffer.test.ts', 'test/guest/clcd.test.ts'] },
   fullSpecs: ARM_FULL_SPECS,
 };
@@ -220,6 +233,7 @@ MACHINES['armhf-virt'] = {
   // virt has no RAM below 1 GiB: edu's default 28-bit DMA mask reaches none of it.
   moduleParams: { devmap_edu: 'dma_bits=32' },
   args: ['-device', 'bochs-display,addr=0x2', '-device', 'edu,addr=0x5,dma_mask=0xffffffff'],
+  devices: ['ivshmem', 'edu', 'fb0'],
   specs: { include: ['test/guest/basic.test.ts'] },
   fullSpecs: ARM_FULL_SPECS,
 };

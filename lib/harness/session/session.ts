@@ -1,5 +1,6 @@
 // The host side of a guest test run: a fresh ivshmem backing file with a
-// marker at offset 0 (the guest sees it as DEVMAP_IVSHMEM_MARKER), the
+// marker at IVSHMEM_MARKER_AT (the guest sees it as DEVMAP_IVSHMEM_MARKER;
+// test/guest/layouts.mjs keeps the specs' regions clear of it), the
 // ivshmem server of a machine with an ivshmem-doorbell device, and the
 // specs' host hooks. A spec NAME.test.ts may have a sibling NAME.host.mjs
 // exporting before(ctx) (runs before the boot; may return env for every
@@ -87,6 +88,9 @@ export function guestArtifact(machine: string, role?: string): string {
 
 const DEFAULT_SPECS = ['test/guest/**/*.test.ts'];
 
+/** Where the marker goes in the ivshmem backing file: test/guest/layouts.mjs PLAIN.marker (a host test checks they agree). */
+export const IVSHMEM_MARKER_AT = 0;
+
 /** The machine's spec globs, in vitest's include/exclude form. */
 export function machineSpecs(m: Machine): { include: string[]; exclude: string[] } {
   // DEVMAP_SPECS=full: a machine's full set where its default is a smoke set (ARM: npm run test:arm).
@@ -125,7 +129,7 @@ export async function openSession(machine: string, dir = join(packageRoot, 'test
   try {
     const marker = `devmap-marker-${randomBytes(8).toString('hex')}`;
     const fd = openSync(shm.path, 'r+');
-    writeSync(fd, Buffer.from(marker + '\0'));
+    writeSync(fd, Buffer.from(marker + '\0'), 0, marker.length + 1, IVSHMEM_MARKER_AT);
     closeSync(fd);
     if (m.ivshmemServer) server = await startServerProcess(scratch, m.ivshmemServer);
     const files = (readdirSync(dir, { recursive: true }) as string[])

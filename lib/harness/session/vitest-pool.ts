@@ -81,7 +81,10 @@ class GuestWorker {
     const m = findMachine(this.pool.machine);
     const image = prepareImage(m.arch);
     const { role, ...run } = { ...sessionFromEnv(), ...this.pool.run };
-    const env = Object.fromEntries(Object.entries({ ...this.opts.env, ...run.env }).filter(([k, v]) => PASS_ENV.test(k) && v !== undefined)) as Record<string, string>;
+    // DEVMAP_DEVICES: what this machine promises, so that a spec tells a
+    // device the machine lacks (skip) from one that went missing (fail).
+    const all = { ...this.opts.env, ...run.env, DEVMAP_DEVICES: m.devices.join(',') };
+    const env = Object.fromEntries(Object.entries(all).filter(([k, v]) => PASS_ENV.test(k) && v !== undefined)) as Record<string, string>;
     const out = this.opts.project.vitest.logger.outputStream;
     let ready!: () => void;
     let failed!: (e: Error) => void;
