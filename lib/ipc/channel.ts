@@ -27,10 +27,10 @@ export interface Received {
   lost: number;
 }
 
-export interface ChannelOptions extends ChannelWake {
-  /** Copies payload bytes into the ring (injection point for tests). Default: Uint8Array#set. */
-  copy?: (ring: Uint8Array, data: Uint8Array, at: number) => void;
-}
+export type ChannelOptions = ChannelWake;
+
+/** How a writer copies payload bytes into the ring (internal: a test's writer dies half-way through one). */
+type Copy = (ring: Uint8Array, data: Uint8Array, at: number) => void;
 
 /** One end of a channel. `Channel.init()` formats a region; both ends then `attach()`. */
 export class Channel {
@@ -43,13 +43,16 @@ export class Channel {
   #ring: Uint8Array;
   #seq: number; // writer: last seq used; reader: last seq consumed
   #o: ChannelOptions;
+  #copy: Copy | undefined;
   #closed = false;
   #lost = 0; // reader: of the message #take() took last
   #len = 0;
 
-  private constructor(region: Uint8Array, role: 'reader' | 'writer', o: ChannelOptions) {
+  /** @internal use Channel.attach() */
+  constructor(region: Uint8Array, role: 'reader' | 'writer', o: ChannelOptions, copy?: Copy) {
     this.role = role;
     this.#o = o;
+    this.#copy = copy;
     this.#i32 = int32View(region);
     const magic = this.#load(I.MAGIC);
     const version = this.#load(I.VERSION);
@@ -92,8 +95,7 @@ export class Channel {
 
   /** Attaches one end to a formatted region. Throws ERR_DEVMAP_CHANNEL_CORRUPT on a bad header. */
   static attach(region: Uint8Array, role: 'reader' | 'writer', options: ChannelOptions = {}): Channel {
-    if (role !== 'reader' && role !== 'writer') throw typeError(`role must be 'reader' or 'writer', got ${String(role)}`);
-    return new Channel(region, role, options);
+    return attachChannel(region, role, options);
   }
 
   /** Bytes published and not yet read (record headers and padding included). */
@@ -116,7 +118,7 @@ export class Channel {
     const seq = (this.#seq + 1) | 0;
     Atomics.store(this.#i32, I.RESERVE, seq);
     const first = Math.min(data.length, this.capacity - at - 8);
-    const copy = this.#o.copy;
+    const copy = this.#copy;
     if (!copy && first === data.length) this.#ring.set(data, at + 8); // the common case: one copy, no views made
     else {
       const c = copy ?? ((r: Uint8Array, d: Uint8Array, o: number) => r.set(d, o));
@@ -260,4 +262,10 @@ export class Channel {
       await new Promise((r) => (ms === 0 ? setImmediate(r) : setTimeout(r, ms)));
     }
   }
+}
+
+/** Channel.attach() with the writer's payload copy replaced (internal, for tests that kill a writer mid-message). */
+export function attachChannel(region: Uint8Array, role: 'reader' | 'writer', options: ChannelOptions = {}, copy?: Copy): Channel {
+  if (role !== 'reader' && role !== 'writer') throw typeError(`role must be 'reader' or 'writer', got ${String(role)}`);
+  return new Channel(region, role, options, copy);
 }

@@ -214,7 +214,7 @@ needs('doorbell', bell !== undefined).describe(`two guests ping-pong over ivshme
 function tornWriter(address: string): string {
   const lib = (f: string): string => JSON.stringify(new URL(`../../dist/${f}`, import.meta.url).href);
   return `
-    import { Channel } from ${lib('ipc/channel.js')};
+    import { attachChannel } from ${lib('ipc/channel.js')};
     import { Ivshmem } from ${lib('ivshmem/device.js')};
     const s = Ivshmem.open({ address: ${JSON.stringify(address)} });
     const message = (i) => Buffer.alloc(32 + (i % 97), (i * 31) & 255);
@@ -224,7 +224,7 @@ function tornWriter(address: string): string {
       if (n === 5) { ring.set(data.subarray(0, data.length >> 1), at); process.kill(process.pid, 'SIGKILL'); }
       ring.set(data, at);
     };
-    const w = Channel.attach(region, 'writer', { copy, pollMs: 1 });
+    const w = attachChannel(region, 'writer', { pollMs: 1 }, copy);
     for (; n < 6; n++) w.trySend(message(n));
   `;
 }
