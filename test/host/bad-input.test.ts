@@ -118,7 +118,7 @@ describe('the public API takes no test hooks', () => {
     const checker = program.getTypeChecker();
     const exports = checker.getExportsOfModule(checker.getSymbolAtLocation(program.getSourceFile(entry)!)!);
     const decls = exports.flatMap((e) => checker.getAliasedSymbol(e).declarations ?? []);
-    const fns = decls.flatMap((d) => (ts.isClassDeclaration(d) ? d.members.filter(ts.isMethodDeclaration) : ts.isFunctionDeclaration(d) ? [d] : []));
+    const fns = decls.flatMap((d): (ts.MethodDeclaration | ts.FunctionDeclaration)[] => (ts.isClassDeclaration(d) ? d.members.filter(ts.isMethodDeclaration) : ts.isFunctionDeclaration(d) ? [d] : []));
     const hooks = fns.flatMap((f) =>
       f.parameters.filter((p) => /^(sys|deps|io|read|stat|fstat)$/.test(p.name.getText()) || /Sys\b|Sysfs|Deps|Stats/.test(p.type?.getText() ?? '')).map((p) => `${f.name!.getText()}(${p.name.getText()})`)
     );

@@ -9,7 +9,6 @@ import { Channel, HEADER_SIZE } from '../../lib/ipc/channel.js';
 import { I } from '../../lib/ipc/layout.js';
 import { mapFd, type Mapping } from '../../lib/mapping.js';
 import { memfd } from '../../lib/ipc/memfd.js';
-// @ts-expect-error plain .mjs fixture, no types
 import { payload as childPayload } from './fixtures/payload.mjs';
 
 const payload = childPayload as (n: number) => Uint8Array;

@@ -22,7 +22,7 @@ const hidden = (m: ts.Node): boolean =>
 
 /** The parts of a declaration its users see: signatures and types, never bodies or private members. */
 function surface(d: ts.Node): ts.Node[] {
-  const sig = (f: ts.SignatureDeclaration): ts.Node[] => [...(f.typeParameters ?? []), ...f.parameters.map((p) => p.type), f.type].filter((n): n is ts.Node => n !== undefined);
+  const sig = (f: ts.SignatureDeclaration): ts.Node[] => [...(f.typeParameters ?? []), ...f.parameters.map((p) => p.type), f.type].filter((n): n is NonNullable<typeof n> => n !== undefined);
   if (ts.isClassDeclaration(d)) {
     return [...(d.heritageClauses ?? []), ...d.members.filter((m) => !hidden(m)).flatMap((m) => (ts.isPropertyDeclaration(m) ? (m.type ? [m.type] : []) : 'parameters' in m ? sig(m as ts.SignatureDeclaration) : []))];
   }
