@@ -1,7 +1,7 @@
 // `devmap map`, `devmap maps`: map a file and look at memory maps.
 import type { CommandModule } from 'yargs';
 
-import { mapFile } from '../mapping.js';
+import { mapFile } from '../map.js';
 import { findVma, readMaps, type Vma } from '../maps.js';
 import { hexdump, parseSize } from './format.js';
 

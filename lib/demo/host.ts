@@ -9,7 +9,7 @@ import { devmapError } from '../errors.js';
 import { readPng } from '../fb/png.js';
 import { stderrLog, type Log } from '../harness/image/cache.js';
 import { ensureHostTools } from '../harness/image/hosttools.js';
-import { mapFile } from '../mapping.js';
+import { mapFile } from '../map.js';
 import { packageRoot } from '../paths.js';
 import { runGuest, type GuestResult } from '../harness/qemu/runner.js';
 import { GUEST_REPLY_AT, HOST_MESSAGE_AT, readMessage, SUMMARY_PREFIX, writeMessage } from './message.js';

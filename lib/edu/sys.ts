@@ -3,7 +3,8 @@
 // reach the error paths without a device.
 import { closeSync, openSync, write } from 'node:fs';
 
-import { mapFd, type Mapping } from '../mapping.js';
+import { type Mapping } from '../mapping.js';
+import { mapFd } from '../map.js';
 import { native } from '../native.js';
 
 export interface EduSys {

@@ -5,7 +5,8 @@
 import { closeSync, fsyncSync, openSync } from 'node:fs';
 
 import { devmapError, rangeError } from '../errors.js';
-import { mapFd, type Mapping } from '../mapping.js';
+import { type Mapping } from '../mapping.js';
+import { mapFd } from '../map.js';
 import { native, type FbFix, type FbVar } from '../native.js';
 import { PixelCodec } from './pixel.js';
 

@@ -2,7 +2,8 @@
 // BAR2, mapped MAP_SHARED (its size rules are in host-file.ts).
 import { constants as fsc } from 'node:fs';
 
-import { mapFdWith, type Mapping } from '../mapping.js';
+import { type Mapping } from '../mapping.js';
+import { mapFdWith } from '../map.js';
 import { typeError } from '../errors.js';
 import { checkHostSize, checkPow2 } from './host-file.js';
 import { ivshmemSys, type IvshmemSys } from './sys.js';

@@ -4,7 +4,8 @@
 // parts an Ivshmem is made of, or leaves nothing open or mapped.
 import { constants as fsc } from 'node:fs';
 
-import { mapFdWith, type MapOptions, type Mapping } from '../mapping.js';
+import { type Mapping } from '../mapping.js';
+import { mapFdWith, type MapOptions } from '../map.js';
 import { devmapError, withPath } from '../errors.js';
 import { cacheCode, decodeInfo, INFO_SIZE, IOC, REGISTERS, type CacheMode } from './abi.js';
 import { windowOf, type CheckedOpen, type IvshmemDevice } from './options.js';

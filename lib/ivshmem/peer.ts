@@ -6,7 +6,8 @@ import { EventEmitter } from 'node:events';
 import { closeSync, fstatSync } from 'node:fs';
 
 import { native } from '../native.js';
-import { mapFd, type Mapping } from '../mapping.js';
+import { type Mapping } from '../mapping.js';
+import { mapFd } from '../map.js';
 import { eventfd, eventfdDrain, eventfdSignal } from '../ipc/eventfd.js';
 import { VectorLatch, type WaitOptions } from '../ipc/interrupts.js';
 import { checkMs, devmapError, isSystemError, rangeError, typeError } from '../errors.js';

@@ -10,7 +10,7 @@ import { detachFbcon } from '../../lib/fb/console.js';
 import { Framebuffer } from '../../lib/fb/framebuffer.js';
 import { testCard } from '../../lib/fb/pattern.js';
 import type { Image } from '../../lib/fb/pixel.js';
-import { mapFile } from '../../lib/mapping.js';
+import { mapFile } from '../../lib/map.js';
 import { needs } from './helpers/devices.js';
 import { hostScreendump } from './helpers/host.js';
 

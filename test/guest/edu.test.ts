@@ -8,7 +8,7 @@ import { expect, it } from 'vitest';
 
 import { EDU_IOC, EDU_TO_DEVICE, encodeTransfer } from '../../lib/edu/abi.js';
 import { Edu } from '../../lib/edu/device.js';
-import { mapFd } from '../../lib/mapping.js';
+import { mapFd } from '../../lib/map.js';
 import { findVma, readMaps } from '../../lib/maps.js';
 import { native } from '../../lib/native.js';
 import { needs } from './helpers/devices.js';

@@ -8,7 +8,8 @@ import { expect, it } from 'vitest';
 
 import { Ivshmem, MODULE_NAME, type CacheMode } from '../../lib/ivshmem/device.js';
 import { IOC, cacheCode } from '../../lib/ivshmem/abi.js';
-import { mapFd, PAGE_SIZE } from '../../lib/mapping.js';
+import { PAGE_SIZE } from '../../lib/mapping.js';
+import { mapFd } from '../../lib/map.js';
 import { findVma, readMaps } from '../../lib/maps.js';
 import { native } from '../../lib/native.js';
 import { needs, skipIf } from './helpers/devices.js';

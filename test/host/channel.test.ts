@@ -7,7 +7,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 
 import { Channel, HEADER_SIZE } from '../../lib/ipc/channel.js';
 import { I } from '../../lib/ipc/layout.js';
-import { mapFd, type Mapping } from '../../lib/mapping.js';
+import { type Mapping } from '../../lib/mapping.js';
+import { mapFd } from '../../lib/map.js';
 import { memfd } from '../../lib/ipc/memfd.js';
 import { payload as childPayload } from './fixtures/payload.mjs';
 
