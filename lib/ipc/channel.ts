@@ -8,7 +8,7 @@
 // another process as much as another thread. Atomics.wait refuses them, so
 // a reader sleeps on a doorbell (`wait`) or polls instead.
 import { devmapError, rangeError, typeError } from '../errors.js';
-import { HEADER_SIZE, I, MAGIC, VERSION, corrupt, int32View, recordSize, type ChannelWake } from './layout.js';
+import { HEADER_SIZE, I, checkHeader, corrupt, formatHeader, int32View, recordSize, type ChannelWake } from './layout.js';
 
 export { HEADER_SIZE, type ChannelWake } from './layout.js';
 
@@ -54,14 +54,7 @@ export class Channel {
     this.#o = o;
     this.#copy = copy;
     this.#i32 = int32View(region);
-    const magic = this.#load(I.MAGIC);
-    const version = this.#load(I.VERSION);
-    const cap = this.#load(I.CAPACITY) >>> 0;
-    if (magic !== MAGIC) throw corrupt(`no channel here (magic 0x${(magic >>> 0).toString(16)}); format the region with Channel.init() first`);
-    if (version !== VERSION) throw corrupt(`channel version ${version}, devmap speaks ${VERSION}`);
-    if (cap < 64 || (cap & (cap - 1)) !== 0 || HEADER_SIZE + cap > region.byteLength) {
-      throw corrupt(`capacity ${cap} is not a power of two in [64, ${region.byteLength - HEADER_SIZE}] (the region holds ${region.byteLength} bytes)`);
-    }
+    const cap = checkHeader(this.#i32, region.byteLength);
     this.capacity = cap;
     this.maxMessage = cap - 8;
     this.#ring = region.subarray(HEADER_SIZE, HEADER_SIZE + cap);
@@ -81,16 +74,7 @@ export class Channel {
 
   /** Formats `region` as an empty channel with a ring of `capacity` bytes (default: the largest power of two that fits). */
   static init(region: Uint8Array, { capacity }: { capacity?: number } = {}): void {
-    const i32 = int32View(region);
-    const room = region.byteLength - HEADER_SIZE;
-    const cap = capacity ?? 2 ** Math.floor(Math.log2(Math.max(room, 1)));
-    if (!Number.isInteger(cap) || cap < 64 || cap > 2 ** 30 || (cap & (cap - 1)) !== 0 || cap > room) {
-      throw rangeError(`capacity must be a power of two in [64, min(2^30, ${room})] (region of ${region.byteLength} bytes less a ${HEADER_SIZE}-byte header), got ${cap}`);
-    }
-    i32.fill(0, 0, HEADER_SIZE / 4);
-    Atomics.store(i32, I.CAPACITY, cap);
-    Atomics.store(i32, I.VERSION, VERSION);
-    Atomics.store(i32, I.MAGIC, MAGIC); // last: a half-formatted header has no magic
+    formatHeader(region, capacity);
   }
 
   /** Attaches one end to a formatted region. Throws ERR_DEVMAP_CHANNEL_CORRUPT on a bad header. */

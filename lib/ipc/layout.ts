@@ -43,3 +43,30 @@ export function int32View(region: Uint8Array): Int32Array {
   if (region.byteLength < HEADER_SIZE + 64) throw rangeError(`region must hold at least ${HEADER_SIZE + 64} bytes, got ${region.byteLength}`);
   return new Int32Array(region.buffer, region.byteOffset, Math.floor(region.byteLength / 4));
 }
+
+/** Formats `region` as an empty channel with a ring of `capacity` bytes (default: the largest power of two that fits). */
+export function formatHeader(region: Uint8Array, capacity?: number): void {
+  const i32 = int32View(region);
+  const room = region.byteLength - HEADER_SIZE;
+  const cap = capacity ?? 2 ** Math.floor(Math.log2(Math.max(room, 1)));
+  if (!Number.isInteger(cap) || cap < 64 || cap > 2 ** 30 || (cap & (cap - 1)) !== 0 || cap > room) {
+    throw rangeError(`capacity must be a power of two in [64, min(2^30, ${room})] (region of ${region.byteLength} bytes less a ${HEADER_SIZE}-byte header), got ${cap}`);
+  }
+  i32.fill(0, 0, HEADER_SIZE / 4);
+  Atomics.store(i32, I.CAPACITY, cap);
+  Atomics.store(i32, I.VERSION, VERSION);
+  Atomics.store(i32, I.MAGIC, MAGIC); // last: a half-formatted header has no magic
+}
+
+/** The ring capacity of a formatted header; ERR_DEVMAP_CHANNEL_CORRUPT for anything else. */
+export function checkHeader(i32: Int32Array, regionBytes: number): number {
+  const magic = Atomics.load(i32, I.MAGIC);
+  const version = Atomics.load(i32, I.VERSION);
+  const cap = Atomics.load(i32, I.CAPACITY) >>> 0;
+  if (magic !== MAGIC) throw corrupt(`no channel here (magic 0x${(magic >>> 0).toString(16)}); format the region with Channel.init() first`);
+  if (version !== VERSION) throw corrupt(`channel version ${version}, devmap speaks ${VERSION}`);
+  if (cap < 64 || (cap & (cap - 1)) !== 0 || HEADER_SIZE + cap > regionBytes) {
+    throw corrupt(`capacity ${cap} is not a power of two in [64, ${regionBytes - HEADER_SIZE}] (the region holds ${regionBytes} bytes)`);
+  }
+  return cap;
+}
