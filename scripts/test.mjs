@@ -94,71 +94,86 @@ async function vitest(name, vitestArgs, env = {}, prefix = '') {
  * and the ivshmem server come from lib/harness/session/session.ts.
  */
 async function guestTiers() {
+  const h = await loadHarness();
+  // Ctrl-C reaches the vitest runs too (same process group); SIGTERM to us alone must as well.
+  h.onCleanup(() => running.forEach((c) => c.kill('SIGTERM')));
+  const names = machinesAsked.length ? machinesAsked : Object.keys(h.MACHINES);
+  const tiers = [];
+  for (const name of names) tiers.push(...(await machineTiers(h, name)));
+  return tiers;
+}
+
+/** The parts of the harness (dist/) the guest tier drives. */
+async function loadHarness() {
   const { prepareImage } = await import('../dist/harness/image/image.js');
   const { openSession, closeSession, sessionEnv, guestArtifact } = await import('../dist/harness/session/session.js');
   const { onCleanup } = await import('../dist/harness/qemu/cleanup.js');
   const { MACHINES } = await import('../dist/harness/machines/machines.js');
-  // Ctrl-C reaches the vitest runs too (same process group); SIGTERM to us alone must as well.
-  onCleanup(() => running.forEach((c) => c.kill('SIGTERM')));
-  const names = machinesAsked.length ? machinesAsked : Object.keys(MACHINES);
-  const tiers = [];
-  for (const name of names) {
-    let image;
-    try {
-      if (!MACHINES[name]) throw new Error(`no machine "${name}"; known: ${Object.keys(MACHINES).join(', ')}`);
-      image = prepareImage(MACHINES[name].arch);
-    } catch (err) {
-      tiers.push({ name: `guest ${name}`, passed: 0, failed: 0, skipped: 0, failures: [], skips: [], notRun: err.message });
-      continue;
-    }
-    const roles = MACHINES[name].guests ?? [''];
-    let session;
-    try {
-      session = await openSession(name);
-    } catch (err) {
-      tiers.push({ name: `guest ${name}`, passed: 0, failed: 1, skipped: 0, skips: [], failures: [{ name: `guest ${name} (host side)`, message: err.stack ?? err.message }] });
-      continue;
-    }
-    const runs = [];
-    const ends = {};
-    // The guests of a machine with roles boot side by side: peer ids are the
-    // ivshmem server's to give, and the specs exchange them in shared memory.
-    for (const role of roles) {
-      const art = guestArtifact(name, role);
-      rmSync(join(artifacts, `${art}.json`), { force: true });
-      say(`booting ${name}${role ? ` ${role}` : ''}: its test/guest specs, vitest's worker in the guest (console log: artifacts/${art}.log)`);
-      runs.push(vitest(`guest ${name}${role ? ` ${role}` : ''}`, ['--config', join(root, 'qemu', 'vitest.guest.config.mjs')], {
-        DEVMAP_MACHINE: name, DEVMAP_SESSION: sessionEnv(session, role || undefined), NO_COLOR: '1',
-      }, role ? `[${role}] ` : '').then((tier) => {
-        const endFile = join(artifacts, `${art}.json`);
-        ends[role] = existsSync(endFile) ? JSON.parse(readFileSync(endFile, 'utf8')) : undefined;
-        const end = ends[role];
-        if (end) say(`guest ${name}${role ? ` ${role}` : ''} (${end.accel}): /init started the worker ${(end.bootMs / 1000).toFixed(1)} s after QEMU, worker ready ${(end.readyMs / 1000).toFixed(1)} s, guest done ${(end.totalMs / 1000).toFixed(1)} s`);
-        return tier;
-      }));
-    }
-    const machineTiers = await Promise.all(runs);
-    const closed = await closeSession(session, ends);
-    const last = machineTiers[machineTiers.length - 1];
-    last.passed += closed.passed;
-    last.failed += closed.failures.length;
-    last.failures.push(...closed.failures);
-    for (const b of image.modules.filter((b) => b.error)) {
-      last.failed++;
-      last.failures.push({ name: `kernel module ${relative(root, b.dir)} (build)`, message: b.error });
-    }
-    for (const t of machineTiers) {
-      t.skipReport = true;
-      const listed = listedSkips(t.skips, MACHINES[name].devices);
-      if (!ci) listed.forEach((f) => say(`${t.name}: ${f.name}: ${f.message} (a failure with CI=true)`));
-      else {
-        t.failed += listed.length;
-        t.failures.push(...listed.map((f) => ({ ...f, message: `${f.message} (CI=true: a skip of a listed device is a failure)` })));
-      }
-    }
-    tiers.push(...machineTiers);
+  return { prepareImage, openSession, closeSession, sessionEnv, guestArtifact, onCleanup, MACHINES };
+}
+
+/** One machine's tiers, one per guest; a machine that cannot run is one tier that says why. */
+async function machineTiers(h, name) {
+  let image;
+  try {
+    if (!h.MACHINES[name]) throw new Error(`no machine "${name}"; known: ${Object.keys(h.MACHINES).join(', ')}`);
+    image = h.prepareImage(h.MACHINES[name].arch);
+  } catch (err) {
+    return [{ name: `guest ${name}`, passed: 0, failed: 0, skipped: 0, failures: [], skips: [], notRun: err.message }];
   }
+  const roles = h.MACHINES[name].guests ?? [''];
+  let session;
+  try {
+    session = await h.openSession(name);
+  } catch (err) {
+    return [{ name: `guest ${name}`, passed: 0, failed: 1, skipped: 0, skips: [], failures: [{ name: `guest ${name} (host side)`, message: err.stack ?? err.message }] }];
+  }
+  const ends = {};
+  // The guests of a machine with roles boot side by side: peer ids are the
+  // ivshmem server's to give, and the specs exchange them in shared memory.
+  const tiers = await Promise.all(roles.map((role) => guestRun(h, name, role, session, ends)));
+  addHostSide(tiers[tiers.length - 1], await h.closeSession(session, ends), image);
+  for (const t of tiers) judgeSkips(t, h.MACHINES[name].devices);
   return tiers;
+}
+
+/** One guest's vitest run; the guest's end record (accelerator, timings) lands in `ends[role]` for closeSession. */
+function guestRun(h, name, role, session, ends) {
+  const art = h.guestArtifact(name, role);
+  const label = `guest ${name}${role ? ` ${role}` : ''}`;
+  rmSync(join(artifacts, `${art}.json`), { force: true });
+  say(`booting ${name}${role ? ` ${role}` : ''}: its test/guest specs, vitest's worker in the guest (console log: artifacts/${art}.log)`);
+  return vitest(label, ['--config', join(root, 'qemu', 'vitest.guest.config.mjs')], {
+    DEVMAP_MACHINE: name, DEVMAP_SESSION: h.sessionEnv(session, role || undefined), NO_COLOR: '1',
+  }, role ? `[${role}] ` : '').then((tier) => {
+    const endFile = join(artifacts, `${art}.json`);
+    ends[role] = existsSync(endFile) ? JSON.parse(readFileSync(endFile, 'utf8')) : undefined;
+    const end = ends[role];
+    if (end) say(`${label} (${end.accel}): /init started the worker ${(end.bootMs / 1000).toFixed(1)} s after QEMU, worker ready ${(end.readyMs / 1000).toFixed(1)} s, guest done ${(end.totalMs / 1000).toFixed(1)} s`);
+    return tier;
+  });
+}
+
+/** The host side's findings (closeSession) and kernel modules that did not build count in the machine's last tier. */
+function addHostSide(last, closed, image) {
+  last.passed += closed.passed;
+  last.failed += closed.failures.length;
+  last.failures.push(...closed.failures);
+  for (const b of image.modules.filter((b) => b.error)) {
+    last.failed++;
+    last.failures.push({ name: `kernel module ${relative(root, b.dir)} (build)`, message: b.error });
+  }
+}
+
+/** Skips of a device the machine lists: a warning here, a failure under CI=true. */
+function judgeSkips(t, devices) {
+  t.skipReport = true;
+  const listed = listedSkips(t.skips, devices);
+  if (!ci) listed.forEach((f) => say(`${t.name}: ${f.name}: ${f.message} (a failure with CI=true)`));
+  else {
+    t.failed += listed.length;
+    t.failures.push(...listed.map((f) => ({ ...f, message: `${f.message} (CI=true: a skip of a listed device is a failure)` })));
+  }
 }
 
 const started = Date.now();

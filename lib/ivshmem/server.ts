@@ -1,22 +1,20 @@
 // The ivshmem doorbell server (QEMU docs/specs/ivshmem-spec.rst; Debian's
 // QEMU ships none). Each client -- a QEMU `ivshmem-doorbell` device or a
-// host peer (ivshmem-peer.ts) -- gets, as 8-byte little-endian messages:
+// host peer (peer.ts) -- gets, as 8-byte little-endian messages:
 // protocol version 0, its peer id, -1 with the shared-memory fd, then
 // (id, eventfd) for every vector of every other peer and finally of itself.
 // Others learn of a new peer by its (id, eventfd) messages, and of a peer
-// that left by its id sent without an fd.
+// that left by its id sent without an fd. The peers and those messages are
+// server-peers.ts.
 import { closeSync, constants as fsc, fstatSync, ftruncateSync, lstatSync, openSync, rmSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server } from 'node:net';
 
-import { native } from '../native.js';
 import { memfd } from '../ipc/memfd.js';
-import { eventfd } from '../ipc/eventfd.js';
 import { devmapError, isSystemError, rangeError, typeError } from '../errors.js';
 import { checkSocketPath, unixConnect } from '../ipc/unix-socket.js';
+import { PeerTable } from './server-peers.js';
 
-export const PROTOCOL_VERSION = 0n;
-/** Peer ids fit the Doorbell register's 16-bit peer field. */
-const MAX_ID = 0xffff;
+export { PROTOCOL_VERSION } from './server-peers.js';
 /** One eventfd per MSI-X vector; QEMU and the companion module take up to 64. */
 export const MAX_VECTORS = 64;
 
@@ -31,13 +29,6 @@ export interface IvshmemServerOptions {
   vectors: number;
   /** Receives one line per connect/disconnect. */
   log?: (line: string) => void;
-}
-
-interface Peer {
-  id: number;
-  socket: Socket;
-  fd: number;
-  vectors: number[];
 }
 
 export interface IvshmemServer {
@@ -65,13 +56,6 @@ export interface IvshmemServerReady {
   size: number;
   vectors: number;
   pid: number;
-}
-
-/** A message: one little-endian int64, optionally carrying fds. */
-function send(fd: number, value: bigint, fds: number[] = []): void {
-  const b = Buffer.alloc(8);
-  b.writeBigInt64LE(value);
-  native.sendFds(fd, b, fds);
 }
 
 function checkOptions(o: IvshmemServerOptions): void {
@@ -118,6 +102,12 @@ function openShm(shm: string | undefined, size: number): { fd: number; path: str
   return { fd, path, created };
 }
 
+/** Closes the shared memory's fd and removes a file the server created. */
+function releaseShm(shm: { fd: number; path: string | null; created: boolean }): void {
+  closeSync(shm.fd);
+  if (shm.created && shm.path) rmSync(shm.path, { force: true });
+}
+
 /** Refuses a socket path a live server answers on; removes a stale one. */
 function claimSocket(path: string): void {
   let st;
@@ -136,107 +126,38 @@ function claimSocket(path: string): void {
   throw devmapError('ERR_DEVMAP_SOCKET_IN_USE', `a server already listens on ${path}; stop it or choose another --socket path`);
 }
 
+function listen(server: Server, path: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(path, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
 /** Starts the server; resolves once it listens. */
 export async function startIvshmemServer(options: IvshmemServerOptions): Promise<IvshmemServer> {
   checkOptions(options);
   const { socket: path, size, vectors } = options;
-  const log = options.log ?? (() => {});
   claimSocket(path);
   const shm = openShm(options.shm, size);
-  const peers = new Map<number, Peer>();
-  let nextId = 0;
-  let closed = false;
-
-  // Like QEMU's server: ids go round, skipping those in use, so a fresh
-  // peer does not inherit the id (and stale eventfds) of one that just left.
-  const allocate = (): number | null => {
-    for (let i = 0; i <= MAX_ID; i++, nextId = (nextId + 1) % (MAX_ID + 1)) {
-      if (!peers.has(nextId)) {
-        const id = nextId;
-        nextId = (nextId + 1) % (MAX_ID + 1);
-        return id;
-      }
-    }
-    return null;
-  };
-
-  const remove = (peer: Peer): void => {
-    if (peers.get(peer.id) !== peer) return;
-    peers.delete(peer.id);
-    for (const fd of peer.vectors) closeSync(fd);
-    log(`peer ${peer.id} left`);
-    for (const other of peers.values()) tell(other, BigInt(peer.id));
-  };
-
-  // A peer we cannot write to (gone, or not reading: EAGAIN) is dropped;
-  // its 'close' then announces it to the others.
-  const tell = (to: Peer, value: bigint, fds: number[] = []): void => {
-    try {
-      send(to.fd, value, fds);
-    } catch (err) {
-      log(`peer ${to.id}: ${(err as Error).message}; dropping it`);
-      to.socket.destroy();
-    }
-  };
-
-  const onConnection = (socket: Socket): void => {
-    // Node exposes no API for the fd of an accepted socket; on Linux, a UNIX
-    // stream's libuv handle carries it. Node itself only ever reads from it
-    // (peers send nothing), so our sendmsg() calls do not interleave with
-    // Node's writes.
-    const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
-    const id = typeof fd === 'number' && fd >= 0 ? allocate() : null;
-    if (closed || fd === undefined || id === null) return void socket.destroy();
-    const peer: Peer = { id, socket, fd, vectors: [] };
-    socket.on('error', () => {}); // reported as 'close'
-    socket.on('data', () => {}); // QEMU sends nothing; ignore anything else
-    try {
-      for (let v = 0; v < vectors; v++) peer.vectors.push(eventfd());
-      send(fd, PROTOCOL_VERSION);
-      send(fd, BigInt(id));
-      send(fd, -1n, [shm.fd]);
-      for (const other of peers.values()) for (const e of peer.vectors) tell(other, BigInt(id), [e]);
-      for (const other of peers.values()) for (const e of other.vectors) send(fd, BigInt(other.id), [e]);
-      for (const e of peer.vectors) send(fd, BigInt(id), [e]);
-    } catch (err) {
-      log(`new peer ${id}: ${(err as Error).message}; dropping it`);
-      for (const e of peer.vectors) closeSync(e);
-      socket.destroy();
-      return;
-    }
-    peers.set(id, peer);
-    log(`peer ${id} joined (${peers.size} connected)`);
-    socket.on('close', () => remove(peer));
-  };
-
-  const server: Server = createServer(onConnection);
+  const peers = new PeerTable(shm.fd, vectors, options.log ?? (() => {}));
+  const server = createServer((socket) => peers.accept(socket));
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(path, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    await listen(server, path);
   } catch (err) {
-    closeSync(shm.fd);
-    if (shm.created && shm.path) rmSync(shm.path, { force: true });
+    releaseShm(shm);
     throw err;
   }
 
   const close = async (): Promise<void> => {
-    if (closed) return;
-    closed = true;
+    if (peers.closed) return;
     const done = new Promise<void>((resolve) => server.close(() => resolve()));
-    for (const p of [...peers.values()]) {
-      peers.delete(p.id);
-      p.socket.destroy();
-      for (const e of p.vectors) closeSync(e);
-    }
+    peers.close();
     await done;
     rmSync(path, { force: true }); // Node leaves the socket file in place
-    closeSync(shm.fd);
-    if (shm.created && shm.path) rmSync(shm.path, { force: true });
+    releaseShm(shm);
   };
 
   return {
@@ -244,7 +165,7 @@ export async function startIvshmemServer(options: IvshmemServerOptions): Promise
     shmPath: shm.path,
     size,
     vectors,
-    peers: () => [...peers.keys()],
+    peers: () => peers.ids(),
     close,
     [Symbol.asyncDispose]: close,
   };

@@ -2,10 +2,11 @@
 // exit status. Every boot has a hard timeout; a panic, a hang or a QEMU
 // failure is a failed run with the reason and the last console lines; the
 // QEMU process, its sockets and a fresh /dev/shm file are removed on every
-// exit path (cleanup.ts covers Ctrl-C and SIGTERM).
+// exit path (cleanup.ts covers Ctrl-C and SIGTERM). The sockets QEMU
+// connects to are services.ts.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, appendFileSync, readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -18,10 +19,10 @@ import { pickAccel } from './accel.js';
 import { qemuArgs, qemuBinary, type Accel } from './args.js';
 import { onCleanup } from './cleanup.js';
 import { ConsoleLog } from './console.js';
-import { prepareHostFile } from '../../ivshmem/host-file.js';
+import { prepareHostFile, type IvshmemFile } from '../../ivshmem/host-file.js';
 import { ARCHES, findMachine, type Machine } from '../machines/machines.js';
-import { Qmp } from './qmp.js';
-import { HOST_OPS, serveHostPort, type HostOp } from './hostport.js';
+import type { HostOp } from './hostport.js';
+import { HostServices } from './services.js';
 
 export interface GuestRunOptions extends Omit<OverlayOptions, 'hold' | 'ivshmemSize' | 'mode' | 'kmods'> {
   mode?: 'run' | 'shell';
@@ -68,14 +69,6 @@ export interface GuestResult {
   totalMs: number;
 }
 
-function listen(path: string, onSocket: (s: Socket) => void): Promise<Server> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer(onSocket);
-    srv.once('error', reject);
-    srv.listen(path, () => resolve(srv));
-  });
-}
-
 /** How a run ended, and why for people: the exit status first, then a panic, the timeout, QEMU's own failure. */
 function verdict(status: number | null, panic: string | undefined, timedOutAfterMs: number | undefined, code: string | number, stderr: string): [Outcome, string] {
   if (status !== null) return ['exited', ''];
@@ -85,7 +78,34 @@ function verdict(status: number | null, panic: string | undefined, timedOutAfter
   return ['no-status', 'the guest powered off without reporting an exit status'];
 }
 
-export async function runGuest(o: GuestRunOptions): Promise<GuestResult> {
+/** What a run settles before its boot: the machine, its image, the user's modules, the accelerator. */
+interface Plan {
+  log: Log;
+  m: Machine;
+  image: GuestImage;
+  kmods: string[];
+  accel: Accel;
+}
+
+/** One boot: the run's plan and what it leaves on the host, removed on every exit path. */
+interface Boot extends Plan {
+  o: GuestRunOptions;
+  /** Scratch folder: initrd, sockets, seeded dtb. */
+  dir: string;
+  shm: IvshmemFile | undefined;
+  child?: ChildProcess;
+}
+
+/** QEMU, running: its console, its stderr so far, and its exit code or signal once it closes. */
+interface Qemu {
+  child: ChildProcess;
+  con: ConsoleLog;
+  started: number;
+  stderr: () => string;
+  exited: Promise<string | number>;
+}
+
+async function plan(o: GuestRunOptions): Promise<Plan> {
   const log = o.log ?? stderrLog;
   const m = findMachine(o.machine);
   const image = o.image ?? prepareImage(m.arch, log);
@@ -96,108 +116,102 @@ export async function runGuest(o: GuestRunOptions): Promise<GuestResult> {
   // Before the KVM probe: a module that does not compile should fail at once.
   const kmods = (o.kmodDirs ?? []).flatMap((d) => buildUserModule(image.kernel, d, log, ARCHES[m.arch]));
   const accel = o.accel ?? (await pickAccel(image, m, log, probe));
-  const dir = mkdtempSync(join(tmpdir(), 'devmap-'));
-  const shm = m.ivshmem ? prepareHostFile(o.ivshmem, m.ivshmem.size) : undefined;
-  let child: ChildProcess | undefined;
-  const undo = onCleanup(() => {
-    child?.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
-    shm?.remove();
+  return { log, m, image, kmods, accel };
+}
+
+function removeBoot(b: Boot): void {
+  b.child?.kill('SIGKILL');
+  rmSync(b.dir, { recursive: true, force: true });
+  b.shm?.remove();
+}
+
+/** Base image + this boot's overlay, concatenated: the kernel unpacks both. */
+function writeInitrd(b: Boot): string {
+  const { o, dir } = b;
+  const initrd = join(dir, 'initrd.cpio');
+  writeOverlay(join(dir, 'overlay.cpio'), b.image, b.m, {
+    mode: o.mode ?? 'run', command: o.command, cwd: o.cwd, env: o.env, with: o.with,
+    hold: Boolean(o.screendump), ivshmemSize: b.shm?.size, kmods: b.kmods, kparams: o.kparams,
   });
-  const servers: Server[] = [];
-  let qmp: Qmp | undefined;
+  copyFileSync(b.image.initrd, initrd);
+  appendFileSync(initrd, readFileSync(join(dir, 'overlay.cpio')));
+  return initrd;
+}
+
+const shmOf = (b: Boot): { ivshmem?: { path: string; size: number } } => (b.shm ? { ivshmem: { path: b.shm.path, size: b.shm.size } } : {});
+
+function bootArgs(b: Boot, initrd: string, services: HostServices): string[] {
+  const { o, m, image } = b;
+  return qemuArgs(m, {
+    accel: b.accel, kernel: m.kernelImage === 'bzImage' ? image.kernel.bzImage : image.kernel.vmlinux, initrd, console: o.mode === 'shell' ? 'tty' : 'pipe',
+    statusSocket: services.sockets.status, qmpSocket: services.sockets.qmp, hostSocket: services.sockets.host, channels: services.channels,
+    ...shmOf(b),
+    ...(o.ivshmemServer ? { ivshmemServer: o.ivshmemServer } : {}),
+    ...(o.doorbellVectors ? { doorbellVectors: o.doorbellVectors } : {}),
+    ...(m.dtb ? { dtb: seededDtb(image.kernel, m.dtb, join(b.dir, 'board.dtb')) } : {}),
+  });
+}
+
+function startQemu(b: Boot, args: string[]): Qemu {
+  const tty = b.o.mode === 'shell';
+  // setpriv: QEMU dies with us even if we are SIGKILLed and cannot clean up.
+  const wrap = haveCommand('setpriv') ? ['setpriv', '--pdeathsig', 'KILL', '--', qemuBinary(b.m)] : [qemuBinary(b.m)];
+  const started = Date.now();
+  const con = new ConsoleLog(b.o.onOutput);
+  let stderr = '';
+  const child = (b.child = spawn(wrap[0]!, [...wrap.slice(1), ...args], { stdio: tty ? 'inherit' : ['ignore', 'pipe', 'pipe'] }));
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => con.push(d));
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const exited = new Promise<string | number>((r) => child.once('close', (code, signal) => r(code ?? `signal ${signal}`)));
+  child.once('error', () => undefined);
+  return { child, con, started, stderr: () => stderr, exited };
+}
+
+/** Once the status is in: let the console catch up, take the screenshot, and stop QEMU rather than waiting for the guest's power-off. */
+async function wrapUp(b: Boot, qemu: Qemu, services: HostServices): Promise<void> {
+  await qemu.con.waitEnd(2000);
+  const q = await Promise.race([services.qmpUp, new Promise<undefined>((r) => setTimeout(() => r(undefined), 2000))]);
+  if (q && b.o.screendump) await q.screendump(b.o.screendump).catch((e: Error) => b.log(`screendump failed: ${e.message}`));
+  if (q) await q.quit().catch(() => undefined);
+}
+
+/** Waits for QEMU to close, killing it at the timeout; `endedAt` is when it closed. */
+async function awaitEnd(b: Boot, qemu: Qemu, services: HostServices): Promise<{ code: string | number; timedOutAfterMs: number | undefined; endedAt: number }> {
+  let timedOut = false;
+  const timeoutMs = b.o.timeoutMs ?? 120_000;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    qemu.child.kill('SIGKILL');
+  }, timeoutMs);
+  void services.statusSeen.then(() => wrapUp(b, qemu, services));
+  const code = await Promise.race([qemu.exited, services.statusSeen.then(() => qemu.exited)]);
+  clearTimeout(timer);
+  return { code, timedOutAfterMs: timedOut ? timeoutMs : undefined, endedAt: Date.now() };
+}
+
+async function boot(b: Boot, services: HostServices): Promise<GuestResult> {
+  const initrd = writeInitrd(b);
+  await services.start({ hostPort: Boolean(b.m.hostPort), ...shmOf(b), hostOps: b.o.hostOps, channels: b.o.channels });
+  const qemu = startQemu(b, bootArgs(b, initrd, services));
+  const { code, timedOutAfterMs, endedAt } = await awaitEnd(b, qemu, services);
+  const totalMs = endedAt - qemu.started;
+  const bootMs = qemu.con.startedAt ? qemu.con.startedAt - qemu.started : totalMs;
+  writeFileSync(join(b.dir, 'console.log'), qemu.con.text);
+  const [outcome, reason] = verdict(services.status, qemu.con.panicLine(), timedOutAfterMs, code, qemu.stderr());
+  return { outcome, status: services.status, reason, console: qemu.con, accel: b.accel, machine: b.m.name, bootMs, totalMs };
+}
+
+export async function runGuest(o: GuestRunOptions): Promise<GuestResult> {
+  const p = await plan(o);
+  const dir = mkdtempSync(join(tmpdir(), 'devmap-'));
+  const b: Boot = { ...p, o, dir, shm: p.m.ivshmem ? prepareHostFile(o.ivshmem, p.m.ivshmem.size) : undefined };
+  const undo = onCleanup(() => removeBoot(b));
+  const services = new HostServices(dir);
   try {
-    // Base image + this boot's overlay, concatenated: the kernel unpacks both.
-    const initrd = join(dir, 'initrd.cpio');
-    writeOverlay(join(dir, 'overlay.cpio'), image, m, {
-      mode: o.mode ?? 'run', command: o.command, cwd: o.cwd, env: o.env, with: o.with,
-      hold: Boolean(o.screendump), ivshmemSize: shm?.size, kmods, kparams: o.kparams,
-    });
-    copyFileSync(image.initrd, initrd);
-    appendFileSync(initrd, readFileSync(join(dir, 'overlay.cpio')));
-
-    let status: number | null = null;
-    let gotStatus!: () => void;
-    const statusSeen = new Promise<void>((r) => (gotStatus = r));
-    servers.push(await listen(join(dir, 'status.sock'), (s) => {
-      let text = '';
-      s.setEncoding('utf8').on('data', (d: string) => {
-        text += d;
-        const hit = /devmap-exit-status (\d+)\r?\n/.exec(text);
-        if (hit && status === null) {
-          status = Number(hit[1]);
-          gotStatus();
-        }
-      });
-    }));
-    let qmpReady!: (q: Qmp) => void;
-    const qmpConnected = new Promise<Qmp>((r) => (qmpReady = r));
-    servers.push(await listen(join(dir, 'qmp.sock'), (s) => qmpReady(new Qmp(s))));
-    const qmpUp = qmpConnected.then(async (q) => {
-      qmp = q;
-      await q.handshake();
-      return q;
-    });
-    qmpUp.catch(() => undefined);
-    if (m.hostPort) {
-      const ctx = { qmp: () => qmpUp, dir, ...(shm ? { ivshmem: { path: shm.path, size: shm.size } } : {}) };
-      servers.push(await listen(join(dir, 'host.sock'), (s) => serveHostPort(s, ctx, { ...HOST_OPS, ...o.hostOps })));
-    }
-    const channels: Record<string, string> = {};
-    for (const [i, [name, fn]] of Object.entries(o.channels ?? {}).entries()) {
-      channels[name] = join(dir, `ch${i}.sock`);
-      servers.push(await listen(channels[name], fn));
-    }
-
-    const tty = o.mode === 'shell';
-    const args = qemuArgs(m, {
-      accel, kernel: m.kernelImage === 'bzImage' ? image.kernel.bzImage : image.kernel.vmlinux, initrd, console: tty ? 'tty' : 'pipe',
-      statusSocket: join(dir, 'status.sock'), qmpSocket: join(dir, 'qmp.sock'), hostSocket: join(dir, 'host.sock'), channels,
-      ...(shm ? { ivshmem: { path: shm.path, size: shm.size } } : {}),
-      ...(o.ivshmemServer ? { ivshmemServer: o.ivshmemServer } : {}),
-      ...(o.doorbellVectors ? { doorbellVectors: o.doorbellVectors } : {}),
-      ...(m.dtb ? { dtb: seededDtb(image.kernel, m.dtb, join(dir, 'board.dtb')) } : {}),
-    });
-    // setpriv: QEMU dies with us even if we are SIGKILLed and cannot clean up.
-    const wrap = haveCommand('setpriv') ? ['setpriv', '--pdeathsig', 'KILL', '--', qemuBinary(m)] : [qemuBinary(m)];
-    const started = Date.now();
-    const con = new ConsoleLog(o.onOutput);
-    let stderr = '';
-    child = spawn(wrap[0]!, [...wrap.slice(1), ...args], { stdio: tty ? 'inherit' : ['ignore', 'pipe', 'pipe'] });
-    child.stdout?.setEncoding('utf8').on('data', (d: string) => con.push(d));
-    child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const exited = new Promise<string | number>((r) => child!.once('close', (code, signal) => r(code ?? `signal ${signal}`)));
-    child.once('error', () => undefined);
-
-    let timedOut = false;
-    const timeoutMs = o.timeoutMs ?? 120_000;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child?.kill('SIGKILL');
-    }, timeoutMs);
-
-    // Once the status is in: let the console catch up, take the screenshot,
-    // and stop QEMU rather than waiting for the guest's power-off.
-    void statusSeen.then(async () => {
-      await con.waitEnd(2000);
-      const q = await Promise.race([qmpUp, new Promise<undefined>((r) => setTimeout(() => r(undefined), 2000))]);
-      if (q && o.screendump) await q.screendump(o.screendump).catch((e: Error) => log(`screendump failed: ${e.message}`));
-      if (q) await q.quit().catch(() => undefined);
-    });
-    const code = await Promise.race([exited, statusSeen.then(() => exited)]);
-    clearTimeout(timer);
-    const totalMs = Date.now() - started;
-    const bootMs = con.startedAt ? con.startedAt - started : totalMs;
-    writeFileSync(join(dir, 'console.log'), con.text);
-
-    const [outcome, reason] = verdict(status, con.panicLine(), timedOut ? timeoutMs : undefined, code, stderr);
-    return { outcome, status, reason, console: con, accel, machine: m.name, bootMs, totalMs };
+    return await boot(b, services);
   } finally {
-    qmp?.close();
-    for (const s of servers) s.close();
+    services.close();
     undo();
-    child?.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
-    shm?.remove();
+    removeBoot(b);
   }
 }
