@@ -27,6 +27,7 @@
 #include <linux/module.h>
 
 #include "devmap_clcd.h"
+#include "clcd_compat.h"
 
 #define DRV_NAME "devmap_clcd"
 
@@ -245,9 +246,7 @@ static const struct fb_ops clcd_fb_ops = {
 	.fb_setcolreg = clcd_setcolreg,
 	.fb_mmap = clcd_mmap,
 	.fb_destroy = clcd_destroy,
-	.fb_fillrect = cfb_fillrect,
-	.fb_copyarea = cfb_copyarea,
-	.fb_imageblit = cfb_imageblit,
+	CLCD_FB_OPS_IOMEM,
 };
 
 static int clcd_params_ok(struct device *dev)
@@ -323,7 +322,6 @@ static int clcd_probe(struct amba_device *adev, const struct amba_id *id)
 	info->var.height = -1;
 	info->var.width = -1;
 	info->fbops = &clcd_fb_ops;
-	info->flags = FBINFO_DEFAULT;
 	/* Normal (write-combining) memory: writel and memcpy both work on it. */
 	info->screen_base = (char __iomem *)cd->vaddr;
 	info->screen_size = cd->size;
@@ -397,9 +395,10 @@ static struct amba_driver clcd_driver = {
 };
 
 /*
- * An amd64-hosted modpost (Debian's cross build) sizes the pointer in
- * struct amba_id as 8 bytes and rejects the table: only autoloading needs
- * it, and the harness insmods. Native ARM builds keep it.
+ * A 64-bit modpost (armhf cross-built on amd64) sizes the pointer in
+ * struct amba_id as 8 bytes and rejects the table (Kbuild defines
+ * DEVMAP_NO_DEVICE_TABLE then): only autoloading needs it, and the harness
+ * insmods. Native builds and arm64 keep it.
  */
 #ifndef DEVMAP_NO_DEVICE_TABLE
 MODULE_DEVICE_TABLE(amba, clcd_ids);

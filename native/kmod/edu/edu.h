@@ -25,6 +25,7 @@
 #include <linux/xarray.h>
 
 #include "devmap_edu.h"
+#include "edu_compat.h"
 
 #define DRV_NAME "devmap_edu"
 

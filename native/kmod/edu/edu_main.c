@@ -183,9 +183,10 @@ static int edu_open(struct inode *inode, struct file *file)
 	/*
 	 * Buffer cookies (id << 24) pass 4 GiB from id 256 on; a 32-bit kernel
 	 * refuses such an offset on a char device (EOVERFLOW) unless the file
-	 * says its offsets are unsigned cookies, as DRM's fake offsets do.
+	 * says its offsets are unsigned cookies, as DRM's fake offsets do
+	 * (a flag of the open file before 6.12, of edu_fops since).
 	 */
-	file->f_mode |= FMODE_UNSIGNED_OFFSET;
+	file->f_mode |= EDU_FMODE_UNSIGNED_OFFSET;
 	return 0;
 }
 
@@ -215,6 +216,7 @@ static const struct file_operations edu_fops = {
 	.write = edu_write,
 	.mmap = edu_mmap,
 	.llseek = noop_llseek,
+	EDU_FOPS_UNSIGNED_OFFSET
 };
 
 static int edu_setup_irq(struct edu_dev *edu)
@@ -226,7 +228,7 @@ static int edu_setup_irq(struct edu_dev *edu)
 	edu->irq_mode = EDU_IRQ_POLL;
 	if (poll)
 		return 0;
-	err = pci_alloc_irq_vectors(pdev, 1, 1, PCI_IRQ_MSI | PCI_IRQ_LEGACY);
+	err = pci_alloc_irq_vectors(pdev, 1, 1, PCI_IRQ_MSI | PCI_IRQ_INTX);
 	if (err < 0) {
 		dev_warn(&pdev->dev, "no interrupt (%d): polling\n", err);
 		return 0;

@@ -23,6 +23,7 @@
 #include <linux/wait.h>
 
 #include "devmap_ivshmem.h"
+#include "ivshmem_compat.h"
 
 #define DRV_NAME "devmap_ivshmem"
 

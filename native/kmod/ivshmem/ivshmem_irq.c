@@ -14,7 +14,7 @@ static irqreturn_t ivshmem_irq(int irq, void *data)
 	atomic_inc(&v->count);
 	spin_lock(&idev->efd_lock);
 	if (v->efd)
-		eventfd_signal(v->efd, 1);
+		ivshmem_eventfd_signal(v->efd);
 	spin_unlock(&idev->efd_lock);
 	wake_up_interruptible(&idev->wait);
 	return IRQ_HANDLED;

@@ -94,13 +94,11 @@ static u32 ivshmem_granted(struct vm_area_struct *vma, u32 want)
 {
 #ifdef CONFIG_X86
 	pteval_t bits, wc = pgprot_val(pgprot_writecombine(PAGE_SHARED));
-	spinlock_t *ptl;
-	pte_t *ptep;
+	pgprot_t prot;
 
-	if (follow_pte(vma->vm_mm, vma->vm_start, &ptep, &ptl))
+	if (ivshmem_pfnmap_prot(vma, vma->vm_start, &prot))
 		return want;
-	bits = pte_val(*ptep) & _PAGE_CACHE_MASK;
-	pte_unmap_unlock(ptep, ptl);
+	bits = pgprot_val(prot) & _PAGE_CACHE_MASK;
 	if (!bits)
 		return IVSHMEM_CACHE_WB;
 	return bits == (wc & _PAGE_CACHE_MASK) ? IVSHMEM_CACHE_WC :
