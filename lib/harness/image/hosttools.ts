@@ -33,6 +33,28 @@ export const GUEST_TOOLS: HostTool[] = [
  */
 export const GUEST_PROGRAMS: (HostTool & { file: string })[] = [{ file: '/bin/fbset', pkg: 'fbset' }];
 
+/** Debian's archive keyring, which private apt configurations (apt.ts) and build roots trust. */
+export const DEBIAN_KEYRING = '/usr/share/keyrings/debian-archive-keyring.gpg';
+
+/** What a private apt configuration per Debian suite uses (apt.ts). */
+export const SUITE_APT_TOOLS: HostTool[] = [
+  { cmd: 'apt-get', pkg: 'apt' },
+  { file: DEBIAN_KEYRING, pkg: 'debian-archive-keyring' },
+];
+
+/**
+ * What build roots use (buildroot.ts): mmdebstrap makes them in one apt run
+ * and takes apt options; unshare (a private mount namespace) and chroot
+ * run commands inside them.
+ */
+export const BUILD_ROOT_TOOLS: HostTool[] = [
+  ...SUITE_APT_TOOLS,
+  { cmd: 'mmdebstrap', pkg: 'mmdebstrap' },
+  { cmd: 'unshare', pkg: 'util-linux' },
+  { cmd: 'mount', pkg: 'mount' },
+  { cmd: 'chroot', pkg: 'coreutils' },
+];
+
 export function missingTools(tools: HostTool[] = GUEST_TOOLS): HostTool[] {
   return tools.filter((t) => (t.cmd ? !haveCommand(t.cmd) : !existsSync(t.file!)));
 }

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { devmapError } from '../../errors.js';
 import { buildOnce, cacheDir, run, sha256, type Log } from './cache.js';
 import type { GuestArch } from '../machines/machines.js';
-import { archPackageNames, packageNames, type GuestPackages } from './debian.js';
+import type { GuestPackages } from './lock.js';
 
 export interface GuestKernel {
   abi: string;
@@ -50,40 +50,57 @@ function fixHeadersMakefile(headers: string, tree: string): void {
   writeFileSync(mk, text);
 }
 
+/** The pinned packages that make up the kernel (image, modules, headers, kbuild...), by name. */
+const kernelPackages = (pkgs: GuestPackages): string[] => Object.keys(pkgs.packages).filter((n) => /^linux-/.test(n)).sort();
+
+/** Where the unpacked kernel keeps its files: 6.1 and 6.12 in /boot and /lib/modules, 7.x all in /usr/lib/modules/ABI. */
+function layout(tree: string, abi: string): { vmlinuz: string; modules: string; dtbs: string } {
+  const roots = [join(tree, 'lib', 'modules', abi), join(tree, 'usr', 'lib', 'modules', abi)].filter((d) => existsSync(join(d, 'kernel')));
+  const first = (paths: string[], what: string): string => {
+    const hit = paths.find((p) => existsSync(p));
+    if (!hit) throw devmapError('ERR_DEVMAP_KERNEL', `the unpacked kernel ${abi} has no ${what} (looked for ${paths.join(', ')})`);
+    return hit;
+  };
+  const modules = join(first(roots, 'lib/modules/ABI/kernel'), 'kernel');
+  const vmlinuz = first([join(tree, 'boot', `vmlinuz-${abi}`), ...roots.map((d) => join(d, 'vmlinuz'))], 'vmlinuz');
+  const dtbs = [join(tree, 'usr', 'lib', `linux-image-${abi}`), ...roots.map((d) => join(d, 'dtbs'))].find((p) => existsSync(p)) ?? join(tree, 'usr', 'lib', `linux-image-${abi}`);
+  return { vmlinuz, modules, dtbs };
+}
+
 export function unpackKernel(pkgs: GuestPackages, debs: Record<string, string>, log: Log, arch?: GuestArch): GuestKernel {
-  const zimage = arch?.boot === 'zimage';
-  const names = arch ? archPackageNames(pkgs.abi, arch) : packageNames(pkgs.abi);
-  const kernelDebs = [names.image, names.headers, names.common, names.kbuild];
+  const zimage = arch?.boot !== undefined && arch.boot !== 'pvh';
+  const kernelDebs = kernelPackages(pkgs);
   const key = sha256(...kernelDebs.map((n) => `${n}=${pkgs.packages[n]}`)).slice(0, 16);
   const dir = join(cacheDir(), 'kernel', `${pkgs.abi}-${key}`);
+  const tree = join(dir, 'root');
   buildOnce(dir, (tmp) => {
     mkdirSync(tmp, { recursive: true });
-    const tree = join(tmp, 'root');
     for (const n of kernelDebs) {
       log(`unpacking ${n}`);
-      run('dpkg', ['-x', debs[n]!, tree]);
+      run('dpkg', ['-x', debs[n]!, join(tmp, 'root')]);
     }
     // The final path is baked into the Makefile, so fix it for `dir`, not `tmp`.
-    fixHeadersMakefile(join(tree, 'usr', 'src', `linux-headers-${pkgs.abi}`), join(dir, 'root'));
-    if (zimage) return; // QEMU boots an ARM zImage as is
+    fixHeadersMakefile(join(tmp, 'root', 'usr', 'src', `linux-headers-${pkgs.abi}`), tree);
+    if (zimage) return; // QEMU boots an ARM kernel image as is
     log('extracting vmlinux for a PVH boot');
-    extractVmlinux(join(tree, 'boot', `vmlinuz-${pkgs.abi}`), join(tmp, 'vmlinux'));
+    extractVmlinux(layout(join(tmp, 'root'), pkgs.abi).vmlinuz, join(tmp, 'vmlinux'));
   });
-  const bbVersion = pkgs.packages[names.busybox]!;
+  const bb = Object.keys(pkgs.packages).find((n) => n.startsWith('busybox-static'));
+  if (!bb) throw devmapError('ERR_DEVMAP_LOCK', `the ${pkgs.abi} pin has no busybox-static; run "devmap guest lock --update"`);
   // Keyed by the qualified name too: amd64 and armhf share the version.
-  const bbDir = buildOnce(join(cacheDir(), 'busybox', sha256(bbVersion, ...(arch?.cross ? [names.busybox] : [])).slice(0, 16)), (tmp) => {
-    log('unpacking busybox-static');
-    run('dpkg', ['-x', debs[names.busybox]!, tmp]);
+  const bbDir = buildOnce(join(cacheDir(), 'busybox', sha256(pkgs.packages[bb]!, bb).slice(0, 16)), (tmp) => {
+    log(`unpacking ${bb}`);
+    run('dpkg', ['-x', debs[bb]!, tmp]);
   });
-  const tree = join(dir, 'root');
+  const { vmlinuz, modules, dtbs } = layout(tree, pkgs.abi);
   return {
     abi: pkgs.abi,
     tree,
-    vmlinux: zimage ? join(tree, 'boot', `vmlinuz-${pkgs.abi}`) : join(dir, 'vmlinux'),
-    bzImage: join(tree, 'boot', `vmlinuz-${pkgs.abi}`),
+    vmlinux: zimage ? vmlinuz : join(dir, 'vmlinux'),
+    bzImage: vmlinuz,
     headers: join(tree, 'usr', 'src', `linux-headers-${pkgs.abi}`),
-    modules: join(tree, 'lib', 'modules', pkgs.abi, 'kernel'),
+    modules,
     busybox: join(bbDir, 'bin', 'busybox'),
-    dtbs: join(tree, 'usr', 'lib', `linux-image-${pkgs.abi}`),
+    dtbs,
   };
 }

@@ -10,7 +10,7 @@ import type { Machine } from '../machines/machines.js';
 import { writeCpio } from './cpio.js';
 import { FileSet } from './files.js';
 import type { GuestImage } from './image.js';
-import { resolveModules } from './kdeps.js';
+import { guestModulePath, resolveModules } from './kdeps.js';
 import { GUEST_KMODS, guestSmoke } from './rootfs.js';
 
 export interface OverlayOptions {
@@ -34,7 +34,7 @@ const quote = (s: string): string => shellQuote([s]);
 /** The module load order: Debian's for the machine, then ours in native/kmod order. */
 export function moduleLoadList(image: GuestImage, m: Machine): string[] {
   return [
-    ...resolveModules(image.kernel.modules, m.debianModules).map((ko) => `/lib/modules/${image.kernel.abi}/kernel/${ko}`),
+    ...resolveModules(image.kernel.modules, m.debianModules).map((ko) => `/lib/modules/${image.kernel.abi}/kernel/${guestModulePath(ko)}`),
     ...image.modules.flatMap((b) => b.kos.map((ko) => posix.join(GUEST_KMODS, posix.basename(ko)))),
   ];
 }

@@ -15,7 +15,7 @@ import { addUserland, busyboxApplets } from './foreign.js';
 import { GUEST_PROGRAMS } from './hosttools.js';
 import type { GuestKernel } from './kernel.js';
 import type { BuiltModule } from './kmods.js';
-import { resolveModules } from './kdeps.js';
+import { guestModulePath, moduleFile, resolveModules } from './kdeps.js';
 import { nodeModulesClosure } from './npmdeps.js';
 
 /**
@@ -88,7 +88,7 @@ function addNode(fs: FileSet, userland?: GuestUserland): void {
 
 function addModules(fs: FileSet, kernel: GuestKernel, ours: BuiltModule[], arch: string): void {
   for (const m of Object.values(MACHINES).filter((m) => m.arch === arch)) {
-    for (const ko of resolveModules(kernel.modules, m.debianModules)) fs.file(join(kernel.modules, ko), `/lib/modules/${kernel.abi}/kernel/${ko}`);
+    for (const ko of resolveModules(kernel.modules, m.debianModules)) fs.file(moduleFile(kernel.modules, ko), `/lib/modules/${kernel.abi}/kernel/${guestModulePath(ko)}`);
   }
   for (const ko of ours.flatMap((m) => m.kos)) fs.file(ko, posix.join(GUEST_KMODS, posix.basename(ko)));
   for (const m of ours) if (m.smoke) fs.file(m.smoke, guestSmoke(m), 0o755);
