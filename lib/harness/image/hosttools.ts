@@ -39,6 +39,7 @@ export const DEBIAN_KEYRING = '/usr/share/keyrings/debian-archive-keyring.gpg';
 /** What a private apt configuration per Debian suite uses (apt.ts). */
 export const SUITE_APT_TOOLS: HostTool[] = [
   { cmd: 'apt-get', pkg: 'apt' },
+  { cmd: 'flock', pkg: 'util-linux' },
   { file: DEBIAN_KEYRING, pkg: 'debian-archive-keyring' },
 ];
 
