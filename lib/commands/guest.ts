@@ -5,11 +5,12 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 
-import { noKernelHint, pinStatus, updateLock, type PinStatus } from '../harness/image/debian.js';
+import { pinStatus, updateLock, type PinStatus, type Target } from '../harness/image/debian.js';
 import { stderrLog } from '../harness/image/cache.js';
 import { prepareImage } from '../harness/image/image.js';
 import { lockPath } from '../harness/image/lock.js';
 import { ARCHES, DEFAULT_MACHINE, findMachine, MACHINES, machineNames } from '../harness/machines/machines.js';
+import { DEFAULT_SUITE, findSuite, SUITES, suiteNames } from '../harness/machines/suites.js';
 import { runGuest } from '../harness/qemu/runner.js';
 import { devmapError, rangeError, typeError } from '../errors.js';
 import { parseSize } from './format.js';
@@ -17,6 +18,7 @@ import { MAX_VECTORS } from '../ivshmem/server.js';
 
 interface Common {
   machine: string;
+  kernel?: string;
   ivshmem?: string;
   with?: string[];
   kmod?: string[];
@@ -28,6 +30,7 @@ interface Common {
 function common<T>(y: Argv<T>): Argv<T & Common> {
   return y
     .option('machine', { alias: 'm', type: 'string', default: DEFAULT_MACHINE, choices: machineNames(), describe: 'machine definition (lib/harness/machines/machines.ts)' })
+    .option('kernel', { alias: 'k', type: 'string', choices: suiteNames(), describe: `Debian suite of the guest kernel (default $DEVMAP_KERNEL, else ${DEFAULT_SUITE}): ${suiteNames().map((n) => `${n} = ${SUITES[n].title}, ${SUITES[n].kernel}`).join('; ')}` })
     .option('ivshmem', { type: 'string', describe: 'back the ivshmem BAR with HOSTFILE[:SIZE] (created at SIZE if missing, kept afterwards); default: a fresh /dev/shm file, removed' })
     .option('with', { type: 'string', array: true, describe: 'host file, program (with its libraries) or folder to bring in at the same path; repeatable' })
     .option('ivshmem-server', { type: 'string', describe: 'connect an ivshmem-doorbell device (PCI 00:07.0) to the devmap ivshmem-server at SOCKET[:VECTORS] (VECTORS = its -n, default 1): guest<->guest messaging' })
@@ -56,7 +59,7 @@ export function parseKparams(list: string[] | undefined): Record<string, string>
 function guestOptions(argv: Common) {
   return {
     ...doorbell(argv),
-    machine: argv.machine, with: (argv.with ?? []).map((p) => resolve(p)), timeoutMs: argv.timeout * 1000,
+    machine: argv.machine, kernel: argv.kernel, with: (argv.with ?? []).map((p) => resolve(p)), timeoutMs: argv.timeout * 1000,
     ivshmem: ivshmemSpec(argv.ivshmem), kmodDirs: argv.kmod, kparams: parseKparams(argv.kparam), cwd: process.cwd(),
   };
 }
@@ -125,13 +128,14 @@ const shell: CommandModule<object, Common> = {
   },
 };
 
-const image: CommandModule<object, { machine: string }> = {
+const image: CommandModule<object, { machine: string; kernel?: string }> = {
   command: 'image',
   describe: 'Fetch and build everything a guest needs (kernel, modules, initramfs) and print where it is',
-  builder: (y) => y.option('machine', { alias: 'm', type: 'string', default: DEFAULT_MACHINE, choices: machineNames() }),
+  builder: (y) => y.option('machine', { alias: 'm', type: 'string', default: DEFAULT_MACHINE, choices: machineNames() })
+      .option('kernel', { alias: 'k', type: 'string', choices: suiteNames(), describe: `Debian suite of the guest kernel (default $DEVMAP_KERNEL, else ${DEFAULT_SUITE}): ${suiteNames().map((n) => `${n} = ${SUITES[n].title}, ${SUITES[n].kernel}`).join('; ')}` }),
   handler: (argv) => {
     const m = findMachine(argv.machine);
-    const img = prepareImage(m.arch);
+    const img = prepareImage(m.arch, stderrLog, argv.kernel);
     console.log(`kernel ${img.kernel.abi}: ${img.kernel.vmlinux}\ninitramfs: ${img.initrd}`);
     for (const b of img.modules) console.log(`module ${b.dir}: ${b.error ? 'FAILED to build' : b.kos.join(' ')}`);
   },
@@ -139,35 +143,45 @@ const image: CommandModule<object, { machine: string }> = {
 
 /** One line of `devmap guest lock`: the pin and whether runs here can still use it. */
 export function describePin(s: PinStatus): string {
-  const head = `${s.arch.padEnd(7)} `;
-  if (!s.pin) return head + (s.current ? `not pinned; runs use the archive's current kernel, ${s.current}` : `not pinned; ${noKernelHint(ARCHES[s.arch]!)}`);
-  const pin = `${s.pin.abi} (${Object.keys(s.pin.packages).length} packages)`;
-  if (!s.current) return `${head}${pin}: cannot check the archive: ${noKernelHint(ARCHES[s.arch]!)}${s.kept ? '; all cached here, so runs use them' : ''}`;
+  const head = `${s.target.padEnd(16)} `;
+  const unknown = "the suite's package lists have no kernel for this arch";
+  if (!s.pin) return head + (s.current ? `not pinned; runs use the archive's current kernel, ${s.current}` : `not pinned; ${unknown}`);
+  const count = Object.keys(s.pin.packages).length + Object.keys(s.pin.userland ?? {}).length;
+  const pin = `${s.pin.abi} (${count} packages)`;
+  if (!s.current) return `${head}${pin}: cannot check the archive: ${unknown}${s.kept ? '; all cached here, so runs use them' : ''}`;
   if (!s.gone.length) return `${head}${pin}: in the archive${s.current === s.pin.abi ? ', the current kernel' : `; the current kernel is ${s.current} (--update pins it)`}`;
   const gone = `${head}${pin}: GONE from the archive (${s.gone.join(' ')})`;
   return gone + (s.kept ? '; cached here, so runs here keep using it' : `; runs here use the current kernel ${s.current} until --update pins it`);
 }
 
-const lock: CommandModule<object, { update: boolean; arch?: string }> = {
+/** The suite x arch pairs `--kernel` and `--arch` select (default: all). */
+function lockTargets(kernel: string | undefined, arch: string | undefined): Target[] {
+  const suites = kernel ? [findSuite(kernel)] : suiteNames().map((n) => SUITES[n]);
+  const arches = arch ? [ARCHES[arch]!] : Object.values(ARCHES);
+  return suites.flatMap((suite) => arches.map((a) => ({ suite, arch: a })));
+}
+
+const lock: CommandModule<object, { update: boolean; arch?: string; kernel?: string }> = {
   command: 'lock',
-  describe: 'Show the Debian kernel each guest arch is pinned to (qemu/guest.lock.json) and whether the archive still has it; --update pins the current one',
+  describe: 'Show the Debian kernel each suite and guest arch is pinned to (qemu/guest.lock.json) and whether the archive still has it; --update pins the current ones',
   builder: (y) =>
     y
       .option('update', { type: 'boolean', default: false, describe: "pin the archive's current kernel (and packages) and rewrite the lock file" })
+      .option('kernel', { alias: 'k', type: 'string', choices: suiteNames(), describe: 'only this Debian suite (default: all)' })
       .option('arch', { type: 'string', choices: Object.keys(ARCHES), describe: 'only this guest architecture (default: all)' })
       .example('devmap guest lock', 'what is pinned, and whether the archive still has it')
-      .example('devmap guest lock --update --arch x86_64', 'pin the current x86_64 kernel; commit qemu/guest.lock.json')
-      .epilogue("Runs never write the lock file, the way npm ci never writes package-lock.json: when a pinned kernel has left the archive and its .debs are not cached, a run uses the current kernel and says so. \"The archive\" is apt's package lists; --update runs apt-get update first when root."),
+      .example('devmap guest lock --update --kernel trixie --arch x86_64', "pin trixie's current x86_64 kernel; commit qemu/guest.lock.json")
+      .epilogue("Runs never write the lock file, the way npm ci never writes package-lock.json: when a pinned kernel has left the archive and its .debs are not cached, a run uses the current kernel and says so. \"The archive\" is each suite's package lists, read through a private apt configuration under the cache (the host's /etc/apt is never changed); --update fetches them first."),
   handler: (argv) => {
-    const arches = argv.arch ? [ARCHES[argv.arch]!] : Object.values(ARCHES);
+    const targets = lockTargets(argv.kernel, argv.arch);
     if (!argv.update) {
-      for (const a of arches) console.log(describePin(pinStatus(a)));
+      for (const t of targets) console.log(describePin(pinStatus(t, undefined, stderrLog)));
       return;
     }
-    const changes = updateLock(arches, stderrLog);
+    const changes = updateLock(targets, stderrLog);
     for (const c of changes) {
       const was = !c.changed ? 'unchanged' : c.from === c.to ? 'new package versions' : `was ${c.from ?? 'not pinned'}`;
-      console.log(`${c.arch.padEnd(7)} ${c.to} (${was})`);
+      console.log(`${c.target.padEnd(16)} ${c.to} (${was})`);
     }
     console.log(changes.some((c) => c.changed) ? `wrote ${lockPath()}; commit it` : `${lockPath()} unchanged`);
   },

@@ -22,7 +22,8 @@ import { diffPixels, hostScreendump } from './helpers/host.js';
 const FBS = existsSync('/dev') ? readdirSync('/dev').filter((f) => /^fb\d+$/.test(f)).sort().map((f) => `/dev/${f}`) : [];
 const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 /** Debian's fbset, brought in by the harness (lib/harness/image/hosttools.ts GUEST_PROGRAMS). */
-const FBSET = '/bin/fbset';
+// fbset from the host (x86) or from Debian's packages (ARM; /usr/bin since trixie's merged /usr).
+const FBSET = ['/usr/bin/fbset', '/bin/fbset'].find((p) => existsSync(p)) ?? '/usr/bin/fbset';
 /** The driver's name of each framebuffer, from /proc/fb ("0 VESA VGA"). */
 const FB_IDS = new Map(existsSync('/proc/fb') ? readFileSync('/proc/fb', 'utf8').split('\n').filter(Boolean).map((l) => [`/dev/fb${l.split(' ')[0]}`, l.slice(l.indexOf(' ') + 1)]) : []);
 

@@ -72,11 +72,11 @@ describe('devmap CLI', () => {
   it.skipIf(spawnSync('sh', ['-c', 'command -v apt-cache']).status !== 0)('guest lock shows the pin and whether the archive has it, and writes nothing', () => {
     const lockFile = join(process.cwd(), 'qemu', 'guest.lock.json');
     const before = readFileSync(lockFile);
-    const abi = (JSON.parse(before.toString()) as Record<string, { abi: string }>).x86_64!.abi;
+    const abi = (JSON.parse(before.toString()) as Record<string, { abi: string }>)['trixie/x86_64']!.abi;
     // apt-cache takes seconds per lookup on a busy machine.
-    const r = spawnSync(process.execPath, [cli, 'guest', 'lock', '--arch', 'x86_64'], { encoding: 'utf8', timeout: 150_000 });
+    const r = spawnSync(process.execPath, [cli, 'guest', 'lock', '--kernel', 'trixie', '--arch', 'x86_64'], { encoding: 'utf8', timeout: 150_000 });
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(new RegExp(`^x86_64 +${abi.replace(/\./g, '\\.')} \\(\\d+ packages\\): (in the archive|GONE from the archive|cannot check the archive)`));
+    expect(r.stdout).toMatch(new RegExp(`^trixie/x86_64 +${abi.replace(/[.+]/g, '\\$&')} \\(\\d+ packages\\): (in the archive|GONE from the archive|cannot check the archive)`));
     expect(r.stdout.trim().split('\n')).toHaveLength(1);
     expect(readFileSync(lockFile)).toEqual(before);
   }, 180_000);
@@ -84,10 +84,10 @@ describe('devmap CLI', () => {
 
 it('guest lock says whether runs here keep a pin the archive dropped', () => {
   const pin = { abi: '6.1.0-50-amd64', packages: { 'linux-image-6.1.0-50-amd64': '6.1.176-1', 'busybox-static': '1:1.35.0-4' } };
-  const gone = { arch: 'x86_64', pin, current: '6.1.0-57-amd64', gone: ['linux-image-6.1.0-50-amd64=6.1.176-1'] };
-  expect(describePin({ ...gone, kept: true })).toBe('x86_64  6.1.0-50-amd64 (2 packages): GONE from the archive (linux-image-6.1.0-50-amd64=6.1.176-1); cached here, so runs here keep using it');
+  const gone = { target: 'bookworm/x86_64', pin, current: '6.1.0-57-amd64', gone: ['linux-image-6.1.0-50-amd64=6.1.176-1'] };
+  expect(describePin({ ...gone, kept: true })).toBe('bookworm/x86_64  6.1.0-50-amd64 (2 packages): GONE from the archive (linux-image-6.1.0-50-amd64=6.1.176-1); cached here, so runs here keep using it');
   expect(describePin({ ...gone, kept: false })).toMatch(/GONE .*; runs here use the current kernel 6\.1\.0-57-amd64 until --update pins it$/);
-  expect(describePin({ ...gone, gone: [], kept: true })).toBe('x86_64  6.1.0-50-amd64 (2 packages): in the archive; the current kernel is 6.1.0-57-amd64 (--update pins it)');
+  expect(describePin({ ...gone, gone: [], kept: true })).toBe('bookworm/x86_64  6.1.0-50-amd64 (2 packages): in the archive; the current kernel is 6.1.0-57-amd64 (--update pins it)');
 });
 
 describe('parseSize', () => {

@@ -8,9 +8,11 @@ import { describe, expect, it } from 'vitest';
 import { choosePackages, debName, pinStatus, updateLock, type AptLookup, type GuestPackages, type PackageSys } from '../../lib/harness/image/debian.js';
 import { lockPath, type LockFile } from '../../lib/harness/image/lock.js';
 import { ARCHES } from '../../lib/harness/machines/machines.js';
+import { SUITES } from '../../lib/harness/machines/suites.js';
 import { tempDir } from '../helpers/tmp.js';
 
-const x86 = ARCHES.x86_64!;
+const x86 = { suite: SUITES.bookworm, arch: ARCHES.x86_64! };
+const KEY = 'bookworm/x86_64';
 const NEW: GuestPackages = {
   abi: '6.1.0-99-amd64',
   packages: { 'linux-image-6.1.0-99-amd64': '6.1.300-1', 'linux-headers-6.1.0-99-amd64': '6.1.300-1', 'busybox-static': '1:1.35.0-4' },
@@ -27,11 +29,10 @@ function fakeApt(o: Partial<AptLookup> = {}): AptLookup & { calls: string[] } {
     }) as F;
   return {
     calls,
-    has: given('has', o.has, (n, v) => `has ${n}=${v}`),
+    has: given('has', o.has, (_t, n, v) => `has ${n}=${v}`),
     currentAbi: given('currentAbi', o.currentAbi, () => 'currentAbi'),
     current: given('current', o.current, () => 'current'),
     update: given('update', o.update ?? (() => false), () => 'update'),
-    addArch: () => undefined,
   };
 }
 
@@ -44,7 +45,7 @@ function sandbox(apt: AptLookup, lock?: LockFile): PackageSys & { pin: GuestPack
   const debDir = join(dir, 'debs');
   mkdirSync(debDir);
   const before = readFileSync(lockFile);
-  return { apt, lockFile, debDir, before, pin: (JSON.parse(before.toString()) as LockFile).x86_64! };
+  return { apt, lockFile, debDir, before, pin: (JSON.parse(before.toString()) as LockFile)[KEY]! };
 }
 
 const cacheAll = (sys: PackageSys, pin: GuestPackages): void => {
@@ -58,8 +59,8 @@ describe('a run never writes the lock file', () => {
     const log: string[] = [];
     expect(choosePackages(x86, (l) => log.push(l), sys)).toEqual(NEW);
     expect(readFileSync(sys.lockFile)).toEqual(sys.before);
-    expect(log).toEqual([expect.stringMatching(/^locked x86_64 kernel \S+ is gone from the archive \(.*\); using 6\.1\.0-99-amd64 for this run; run "devmap guest lock --update" to pin it$/)]);
-    expect(log[0]).toContain(`locked x86_64 kernel ${sys.pin.abi} is gone`);
+    expect(log).toEqual([expect.stringMatching(/^locked bookworm\/x86_64 kernel \S+ is gone from the archive \(.*\); using 6\.1\.0-99-amd64 for this run; run "devmap guest lock --update" to pin it$/)]);
+    expect(log[0]).toContain(`locked bookworm/x86_64 kernel ${sys.pin.abi} is gone`);
     // The lists were refreshed once before giving up on the pin.
     expect(apt.calls.filter((c) => c === 'update')).toHaveLength(1);
   });
@@ -85,11 +86,11 @@ describe('a run never writes the lock file', () => {
     expect(apt.calls).not.toContain('current');
   });
 
-  it('no entry for the arch: the current kernel for this run, said once, nothing written', () => {
-    const sys = sandbox(fakeApt({ current: () => NEW }), readLockCopy(['armhf']));
+  it('no entry for the suite and arch: the current kernel for this run, said once, nothing written', () => {
+    const sys = sandbox(fakeApt({ current: () => NEW }), readLockCopy(['bookworm/armhf']));
     const log: string[] = [];
     expect(choosePackages(x86, (l) => log.push(l), sys)).toEqual(NEW);
-    expect(log).toEqual(['the lock file pins no x86_64 kernel; using the current one, 6.1.0-99-amd64, for this run; run "devmap guest lock --update" to pin it']);
+    expect(log).toEqual(['the lock file pins no bookworm/x86_64 kernel; using the current one, 6.1.0-99-amd64, for this run; run "devmap guest lock --update" to pin it']);
     expect(readFileSync(sys.lockFile)).toEqual(sys.before);
   });
 
@@ -105,24 +106,24 @@ describe('devmap guest lock', () => {
   it('--update pins the current kernel for the arch and keeps the other pins as they were', () => {
     const sys = sandbox(fakeApt({ current: () => NEW }));
     const old = JSON.parse(sys.before.toString()) as LockFile;
-    expect(updateLock([x86], () => {}, sys)).toEqual([{ arch: 'x86_64', from: sys.pin.abi, to: NEW.abi, changed: true }]);
+    expect(updateLock([x86], () => {}, sys)).toEqual([{ target: KEY, from: sys.pin.abi, to: NEW.abi, changed: true }]);
     const now = JSON.parse(readFileSync(sys.lockFile, 'utf8')) as LockFile;
     expect(Object.keys(now)).toEqual(Object.keys(old));
-    expect(now).toEqual({ ...old, x86_64: NEW });
+    expect(now).toEqual({ ...old, [KEY]: NEW });
   });
 
   it('--update with nothing new does not touch the file', () => {
     const sys = sandbox(fakeApt());
     sys.apt = fakeApt({ current: () => sys.pin });
     utimesSync(sys.lockFile, 0, 0);
-    expect(updateLock([x86], () => {}, sys)).toEqual([{ arch: 'x86_64', from: sys.pin.abi, to: sys.pin.abi, changed: false }]);
+    expect(updateLock([x86], () => {}, sys)).toEqual([{ target: KEY, from: sys.pin.abi, to: sys.pin.abi, changed: false }]);
     expect(statSync(sys.lockFile).mtimeMs).toBe(0);
   });
 
   it('the status says what is gone, whether the cache still serves it, and writes nothing', () => {
-    const sys = sandbox(fakeApt({ currentAbi: () => NEW.abi, has: (n) => !n.startsWith('linux-image-') }));
+    const sys = sandbox(fakeApt({ currentAbi: () => NEW.abi, has: (_t, n) => !n.startsWith('linux-image-') }));
     const image = Object.entries(sys.pin.packages).find(([n]) => n.startsWith('linux-image-'))!;
-    expect(pinStatus(x86, sys)).toEqual({ arch: 'x86_64', pin: sys.pin, current: NEW.abi, gone: [`${image[0]}=${image[1]}`], kept: false });
+    expect(pinStatus(x86, sys)).toEqual({ target: KEY, pin: sys.pin, current: NEW.abi, gone: [`${image[0]}=${image[1]}`], kept: false });
     writeFileSync(join(sys.debDir, debName(image[0], image[1])), '');
     expect(pinStatus(x86, sys).kept).toBe(true);
     expect(readFileSync(sys.lockFile)).toEqual(sys.before);
@@ -130,7 +131,7 @@ describe('devmap guest lock', () => {
 
   it('lists without the arch kernel prove nothing gone', () => {
     const sys = sandbox(fakeApt({ currentAbi: () => undefined }));
-    expect(pinStatus(x86, sys)).toEqual({ arch: 'x86_64', pin: sys.pin, current: undefined, gone: [], kept: false });
+    expect(pinStatus(x86, sys)).toEqual({ target: KEY, pin: sys.pin, current: undefined, gone: [], kept: false });
   });
 });
 

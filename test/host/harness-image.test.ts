@@ -8,7 +8,6 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { writeCpio } from '../../lib/harness/image/cpio.js';
-import { packageNames } from '../../lib/harness/image/debian.js';
 import { prepareImage, type GuestImage } from '../../lib/harness/image/image.js';
 import { resolveModules } from '../../lib/harness/image/kdeps.js';
 import { shellQuote } from '../../lib/harness/image/cache.js';
@@ -18,17 +17,6 @@ const dir = mkdtempSync(join(tmpdir(), 'devmap-image-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('names and sizes', () => {
-  it('derives the Debian package names from a kernel ABI', () => {
-    expect(packageNames('6.1.0-56-amd64')).toEqual({
-      image: 'linux-image-6.1.0-56-amd64',
-      headers: 'linux-headers-6.1.0-56-amd64',
-      common: 'linux-headers-6.1.0-56-common',
-      kbuild: 'linux-kbuild-6.1',
-      busybox: 'busybox-static',
-    });
-    expect(() => packageNames('6.1-amd64')).toThrow(/unexpected kernel ABI/);
-  });
-
   it('refuses an ivshmem size QEMU would abort on, past 2^32 too', () => {
     expect(() => prepareHostFile({ path: join(dir, 'shm'), size: 3 << 20 }, 0)).toThrow(/power of two/);
     // 6 GiB: a 32-bit `n & (n - 1)` took it for a power of two.

@@ -19,8 +19,10 @@ export const GUEST_TOOLS: HostTool[] = [
   { cmd: 'apt-get', pkg: 'apt' },
   { cmd: 'dpkg', pkg: 'dpkg' },
   { cmd: 'ldd', pkg: 'libc-bin' },
-  // The kernel's payload is xz with the x86 BCJ filter, which busybox lacks.
+  // The kernel's payload: xz with the x86 BCJ filter (busybox lacks it) through 6.1, zstd from 6.12;
+  // 6.12 on also ship their modules as .ko.xz.
   { cmd: 'xz', pkg: 'xz-utils' },
+  { cmd: 'zstd', pkg: 'zstd' },
   // Kernel modules: Debian's 6.1 headers name gcc-12 explicitly.
   { cmd: 'make', pkg: 'make' },
   { cmd: 'gcc-12', pkg: 'gcc-12' },

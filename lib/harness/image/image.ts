@@ -3,10 +3,11 @@
 // the base initramfs. A second call with nothing changed downloads and
 // rebuilds nothing.
 import { ARCHES } from '../machines/machines.js';
+import { findSuite } from '../machines/suites.js';
 import { devmapError } from '../../errors.js';
 import { stderrLog, type Log } from './cache.js';
 import { fetchGuestPackages } from './debian.js';
-import { crossAddon, ensureAptArch, isForeign, unpackUserland } from './foreign.js';
+import { crossAddon, isForeign, unpackUserland } from './foreign.js';
 import { ensureHostTools } from './hosttools.js';
 import { unpackKernel, type GuestKernel } from './kernel.js';
 import { buildModules, type BuiltModule } from './kmods.js';
@@ -14,24 +15,27 @@ import { buildRootfs } from './rootfs.js';
 
 export interface GuestImage {
   arch: string;
+  /** The Debian suite the kernel came from. */
+  suite: string;
   kernel: GuestKernel;
   modules: BuiltModule[];
   /** The base initramfs (uncompressed newc cpio). */
   initrd: string;
 }
 
-export function prepareImage(arch = 'x86_64', log: Log = stderrLog): GuestImage {
+/** `kernel`: the Debian suite of the guest kernel (default $DEVMAP_KERNEL, else machines/suites.ts DEFAULT_SUITE). */
+export function prepareImage(arch = 'x86_64', log: Log = stderrLog, suiteName?: string): GuestImage {
+  const suite = findSuite(suiteName);
   const a = ARCHES[arch];
   if (!a) throw devmapError('ERR_DEVMAP_ARCH', `no guest architecture "${arch}"; known: ${Object.keys(ARCHES).join(', ')}`);
   ensureHostTools(log);
   if (a.hostTools?.length) ensureHostTools(log, a.hostTools);
   const foreign = isForeign(a);
-  if (foreign) ensureAptArch(a, log);
-  const { pkgs, debs } = fetchGuestPackages(a, log);
-  const kernel = unpackKernel(pkgs, debs, log, a);
+  const { pkgs, debs } = fetchGuestPackages({ suite, arch: a }, log);
+  const kernel = unpackKernel(pkgs, debs, log, a, suite.name);
   const modules = buildModules(kernel, log, a);
   // A foreign guest gets Node from its own arch's packages and a cross-built addon.
-  const userland = foreign ? { tree: unpackUserland(pkgs.packages, debs, log), addon: crossAddon(a, log) } : undefined;
+  const userland = foreign ? { tree: unpackUserland(pkgs.userland ?? {}, debs, log), addon: crossAddon(a, log) } : undefined;
   const initrd = buildRootfs(kernel, modules, arch, log, userland);
-  return { arch, kernel, modules, initrd };
+  return { arch, suite: suite.name, kernel, modules, initrd };
 }

@@ -12,6 +12,8 @@ import type { GuestPackages } from './lock.js';
 
 export interface GuestKernel {
   abi: string;
+  /** The Debian suite it came from (modules for it are built in that suite's userland). */
+  suite: string;
   /** Root of the unpacked packages (boot/, lib/modules/, usr/src/). */
   tree: string;
   /** Uncompressed ELF kernel with a PVH entry note: QEMU boots it directly. (ARM: the zImage itself.) */
@@ -26,27 +28,35 @@ export interface GuestKernel {
   dtbs: string;
 }
 
-const XZ_MAGIC = Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);
+/** How Debian compresses the bzImage payload: xz (with the x86 BCJ filter) through 6.1, zstd from 6.12. */
+const PAYLOADS = [
+  { magic: Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]), tool: 'xz' },
+  { magic: Buffer.from([0x28, 0xb5, 0x2f, 0xfd]), tool: 'zstd' },
+];
 
-/** Decompresses the bzImage payload (Debian: xz + x86 BCJ) into an ELF. */
+/** Decompresses the bzImage payload into an ELF. */
 function extractVmlinux(bzImage: string, out: string): void {
   const image = readFileSync(bzImage);
-  const at = image.indexOf(XZ_MAGIC);
-  if (at < 0) throw devmapError('ERR_DEVMAP_KERNEL', `${bzImage}: no xz payload found (is the kernel still xz-compressed?)`);
-  // xz exits 1 over the size word the kernel appends after the stream; the
-  // ELF magic check below decides.
-  const r = spawnSync('xz', ['-dc'], { input: image.subarray(at), maxBuffer: 1 << 30 });
+  const found = PAYLOADS.map((p) => ({ ...p, at: image.indexOf(p.magic) })).filter((p) => p.at >= 0).sort((x, y) => x.at - y.at)[0];
+  if (!found) throw devmapError('ERR_DEVMAP_KERNEL', `${bzImage}: no xz or zstd payload found`);
+  // Both tools complain about what the kernel appends after the stream (its
+  // size word); the ELF magic check below decides.
+  const r = spawnSync(found.tool, ['-dc'], { input: image.subarray(found.at), maxBuffer: 1 << 30 });
   const elf = r.stdout;
   if (!elf || elf.length < 4 || elf.readUInt32BE(0) !== 0x7f454c46) {
-    throw devmapError('ERR_DEVMAP_KERNEL', `${bzImage}: the xz payload did not decompress to an ELF (${String(r.stderr).trim()})`);
+    throw devmapError('ERR_DEVMAP_KERNEL', `${bzImage}: the ${found.tool} payload did not decompress to an ELF (${String(r.stderr).trim()})`);
   }
   writeFileSync(out, elf);
 }
 
-/** Debian's headers Makefile includes the common half by an absolute /usr/src path. */
+/**
+ * Debian's headers Makefile names the common half (and from 7.x its own
+ * output folder, KBUILD_OUTPUT=) by absolute /usr/src paths: point them at
+ * the unpacked tree.
+ */
 function fixHeadersMakefile(headers: string, tree: string): void {
   const mk = join(headers, 'Makefile');
-  const text = readFileSync(mk, 'utf8').replace(/^include \/usr\/src\//m, `include ${tree}/usr/src/`);
+  const text = readFileSync(mk, 'utf8').replace(/^(include |KBUILD_OUTPUT=)\/usr\/src\//gm, `$1${tree}/usr/src/`);
   writeFileSync(mk, text);
 }
 
@@ -67,8 +77,8 @@ function layout(tree: string, abi: string): { vmlinuz: string; modules: string; 
   return { vmlinuz, modules, dtbs };
 }
 
-export function unpackKernel(pkgs: GuestPackages, debs: Record<string, string>, log: Log, arch?: GuestArch): GuestKernel {
-  const zimage = arch?.boot !== undefined && arch.boot !== 'pvh';
+export function unpackKernel(pkgs: GuestPackages, debs: Record<string, string>, log: Log, arch: GuestArch, suite: string): GuestKernel {
+  const zimage = arch.boot !== 'pvh';
   const kernelDebs = kernelPackages(pkgs);
   const key = sha256(...kernelDebs.map((n) => `${n}=${pkgs.packages[n]}`)).slice(0, 16);
   const dir = join(cacheDir(), 'kernel', `${pkgs.abi}-${key}`);
@@ -95,12 +105,14 @@ export function unpackKernel(pkgs: GuestPackages, debs: Record<string, string>, 
   const { vmlinuz, modules, dtbs } = layout(tree, pkgs.abi);
   return {
     abi: pkgs.abi,
+    suite,
     tree,
     vmlinux: zimage ? vmlinuz : join(dir, 'vmlinux'),
     bzImage: vmlinuz,
     headers: join(tree, 'usr', 'src', `linux-headers-${pkgs.abi}`),
     modules,
-    busybox: join(bbDir, 'bin', 'busybox'),
+    // /bin through bookworm, /usr/bin from trixie's merged /usr on.
+    busybox: [join(bbDir, 'usr', 'bin', 'busybox'), join(bbDir, 'bin', 'busybox')].find((p) => existsSync(p)) ?? join(bbDir, 'bin', 'busybox'),
     dtbs,
   };
 }

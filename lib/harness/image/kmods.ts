@@ -10,6 +10,8 @@ import { devmapError } from '../../errors.js';
 import { packageRoot } from '../../paths.js';
 import { buildOnce, cacheDir, hashTree, run, sha256, type Log } from './cache.js';
 import type { GuestArch } from '../machines/machines.js';
+import { SUITES, type SuiteName } from '../machines/suites.js';
+import { buildRoot, runInRoot } from './buildroot.js';
 import type { GuestKernel } from './kernel.js';
 
 export interface BuiltModule {
@@ -88,19 +90,50 @@ export function buildUserModule(kernel: GuestKernel, dir: string, log: Log, arch
   return kos;
 }
 
+/** The host's Debian suite (VERSION_CODENAME of /etc/os-release). */
+function hostSuite(): string | undefined {
+  const text = existsSync('/etc/os-release') ? readFileSync('/etc/os-release', 'utf8') : '';
+  return /^VERSION_CODENAME=(\S+)/m.exec(text)?.[1];
+}
+
+/** The gcc major the kernel was built with, from its headers' .config (CONFIG_GCC_VERSION=140200). */
+function kernelGcc(kernel: GuestKernel): number {
+  const m = /^CONFIG_GCC_VERSION=(\d+)/m.exec(readFileSync(join(kernel.headers, '.config'), 'utf8'));
+  if (!m) throw devmapError('ERR_DEVMAP_KERNEL', `${kernel.headers}/.config names no CONFIG_GCC_VERSION`);
+  return Math.floor(Number(m[1]) / 10000);
+}
+
+/**
+ * Runs make for a module: on the host when the kernel is of the host's own
+ * suite (its kbuild programs and compiler fit), otherwise in a build root of
+ * the kernel's suite (a newer suite's kbuild needs a newer glibc, and its
+ * headers name a compiler the host may not have), with the cache mounted at
+ * the same path so every path stays valid.
+ */
+type Make = (args: string[], cwd: string, smoke?: { cross?: string }) => void;
+
+function makeFor(kernel: GuestKernel, log: Log): Make {
+  if (kernel.suite === hostSuite()) return (args, cwd, smoke) => void run('make', [...args, ...(smoke?.cross ? [`CC=${smoke.cross}gcc`] : [])], { cwd });
+  const gcc = kernelGcc(kernel);
+  const root = buildRoot(SUITES[kernel.suite as SuiteName], gcc, log);
+  // Module builds take the compiler the headers name; the smoke programs'
+  // Makefile says $(CC), and the root has gcc only as gcc-N.
+  return (args, cwd, smoke) => void runInRoot(root, ['make', ...args, ...(smoke ? [`CC=${smoke.cross ?? ''}gcc-${gcc}`] : [])], { cwd, binds: [cacheDir()] });
+}
+
 function build(kernel: GuestKernel, src: string, name: string, key: string, log: Log, arch: GuestArch | undefined, smoke: boolean): string {
-  // Cross builds: the arch's compiler, the host's kbuild scripts (lib/harness/image/debian.ts).
+  // Cross builds: the arch's compiler, the build machine's kbuild scripts (resolve.ts).
   const cross = arch?.cross ? [`ARCH=${arch.cross.kernelArch}`, `CROSS_COMPILE=${arch.cross.prefix}`] : [];
-  const cc = arch?.cross ? [`CC=${arch.cross.prefix}gcc`] : [];
   return buildOnce(join(cacheDir(), 'kmod', `${name}-${key}`), (tmp) => {
-      mkdirSync(tmp, { recursive: true });
-      // Leftovers of a build in the source tree must not leak into ours.
-      cpSync(src, tmp, { recursive: true, filter: (p) => !BUILD_JUNK.test(p) });
-      log(`building kernel module ${name} against ${kernel.abi}`);
-      run('make', ['-C', kernel.headers, `M=${tmp}`, `KDIR=${kernel.headers}`, ...cross, 'modules'], { cwd: tmp });
-      // The C smoke test of the module's ABI, static so it runs in the busybox guest.
-      if (smoke && existsSync(join(tmp, 'Makefile')) && /^smoke:/m.test(readFileSync(join(tmp, 'Makefile'), 'utf8'))) run('make', ['-C', tmp, `KDIR=${kernel.headers}`, ...cc, 'smoke'], { cwd: tmp });
-    });
+    mkdirSync(tmp, { recursive: true });
+    // Leftovers of a build in the source tree must not leak into ours.
+    cpSync(src, tmp, { recursive: true, filter: (p) => !BUILD_JUNK.test(p) });
+    log(`building kernel module ${name} against ${kernel.abi}`);
+    const make = makeFor(kernel, log);
+    make(['-C', kernel.headers, `M=${tmp}`, `KDIR=${kernel.headers}`, ...cross, 'modules'], tmp);
+    // The C smoke test of the module's ABI, static so it runs in the busybox guest.
+    if (smoke && existsSync(join(tmp, 'Makefile')) && /^smoke:/m.test(readFileSync(join(tmp, 'Makefile'), 'utf8'))) make(['-C', tmp, `KDIR=${kernel.headers}`, 'smoke'], tmp, { cross: arch?.cross?.prefix });
+  });
 }
 
 /** .ko files in the order kbuild wrote to modules.order (dependency order within a folder). */

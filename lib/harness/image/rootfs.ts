@@ -128,14 +128,15 @@ export function buildRootfs(kernel: GuestKernel, ours: BuiltModule[], arch: stri
   addProject(fs, userland);
   const entries = fs.sorted();
   const dir = join(cacheDir(), 'images');
-  const out = join(dir, `${arch}-${hashEntries(entries)}.cpio`);
+  const kind = `${arch}-${kernel.suite}`;
+  const out = join(dir, `${kind}-${hashEntries(entries)}.cpio`);
   if (existsSync(out)) return out;
-  log(`building the ${arch} guest root (${entries.length} files)`);
+  log(`building the ${kind} guest root (${entries.length} files)`);
   mkdirSync(dir, { recursive: true });
   writeCpio(`${out}.tmp-${process.pid}`, entries);
   renameSync(`${out}.tmp-${process.pid}`, out);
-  // One image per arch is enough; older ones only fill the disk.
+  // One image per arch and kernel suite is enough; older ones only fill the disk.
   // (A parallel process may still be booting an older one: it keeps its open file.)
-  for (const f of readdirSync(dir)) if (f.startsWith(`${arch}-`) && f.endsWith('.cpio') && join(dir, f) !== out) rmSync(join(dir, f), { force: true });
+  for (const f of readdirSync(dir)) if (f.startsWith(`${kind}-`) && f.endsWith('.cpio') && join(dir, f) !== out) rmSync(join(dir, f), { force: true });
   return out;
 }

@@ -29,6 +29,8 @@ export interface GuestRunOptions extends Omit<OverlayOptions, 'hold' | 'ivshmemS
   /** Folders of your own kernel modules: built against the guest kernel, brought in and loaded before the command (`--kmod`). */
   kmodDirs?: string[];
   machine?: string;
+  /** Debian suite of the guest kernel: bookworm, trixie or sid (default $DEVMAP_KERNEL, else the default suite). */
+  kernel?: string;
   image?: GuestImage;
   /** Hard limit for the whole boot, in ms. */
   timeoutMs?: number;
@@ -108,7 +110,7 @@ interface Qemu {
 async function plan(o: GuestRunOptions): Promise<Plan> {
   const log = o.log ?? stderrLog;
   const m = findMachine(o.machine);
-  const image = o.image ?? prepareImage(m.arch, log);
+  const image = o.image ?? prepareImage(m.arch, log, o.kernel);
   const probe = async (pm: Machine, timeoutMs: number): Promise<{ ok: boolean; ms: number; why: string }> => {
     const r = await runGuest({ machine: pm.name, image, accel: 'kvm', command: ['true'], timeoutMs, log: () => {} });
     return { ok: r.outcome === 'exited' && r.status === 0, ms: r.totalMs, why: r.reason };
