@@ -19,7 +19,8 @@ export function writeReport(docs, d) {
   md.push(`| | |`, `| --- | --- |`);
   md.push(`| date | ${d.date} |`, `| host CPU | ${d.machine.cpu}, ${d.machine.cores} cores, ${d.machine.memGiB} GiB |`, `| host kernel | ${d.machine.kernel} |`, `| Node | ${d.machine.node} |`, `| QEMU | ${d.machine.qemu} |`);
   const x86 = d.guestKernel.x86_64;
-  if (x86) md.push(`| guest kernel (x86_64) | Debian ${x86.abi} (${x86.packages[`linux-image-${x86.abi}`]}) |`);
+  const image = x86 && Object.entries(x86.packages).find(([n]) => n.startsWith(`linux-image-${x86.abi}`));
+  if (x86) md.push(`| guest kernel (x86_64) | Debian ${d.guestKernel.suite ?? ''} ${x86.abi} (${image?.[1] ?? '?'}) |`);
   const accel = {};
   for (const [m, g] of Object.entries(d.guest)) accel[m] = g.accel;
   for (const b of Object.values(d.boots ?? {})) accel[b.machine] ??= b.accel;

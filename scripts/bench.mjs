@@ -57,12 +57,20 @@ if (process.argv.includes('--report-only')) {
   data = {
     date: new Date().toISOString().slice(0, 10),
     machine: { cpu: cpus()[0]?.model ?? '?', cores: cpus().length, memGiB: Math.round(totalmem() / 2 ** 30), kernel: release(), node: process.version, qemu },
-    guestKernel: JSON.parse(readFileSync(join(root, 'qemu', 'guest.lock.json'), 'utf8')),
+    guestKernel: await guestKernel(),
     host,
     ...guests,
   };
   mkdirSync(dirname(resultsFile), { recursive: true });
   writeFileSync(resultsFile, `${JSON.stringify(data, null, 1)}\n`);
+}
+
+/** The x86_64 kernel the guests booted: the default suite's pin (DEVMAP_KERNEL picks another). */
+async function guestKernel() {
+  const { findSuite } = await import('../dist/harness/machines/suites.js');
+  const suite = findSuite().name;
+  const lock = JSON.parse(readFileSync(join(root, 'qemu', 'guest.lock.json'), 'utf8'));
+  return { suite, x86_64: lock[`${suite}/x86_64`] };
 }
 
 const { writeReport } = await import('../bench/report.mjs');

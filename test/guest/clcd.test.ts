@@ -12,7 +12,7 @@ import { testCard } from '../../lib/fb/pattern.js';
 import type { Image } from '../../lib/fb/pixel.js';
 import { mapFile } from '../../lib/map.js';
 import { needs } from './helpers/devices.js';
-import { hostScreendump } from './helpers/host.js';
+import { hostScreendump, screenDiff } from './helpers/host.js';
 
 const KO = '/lib/modules/devmap/devmap_clcd.ko';
 const FB = '/dev/fb0';
@@ -34,16 +34,6 @@ function diffAtDepth(a: Image, b: Image, bits: [number, number, number]): number
         break;
       }
     }
-  }
-  return n;
-}
-
-/** The host's screendump scored by `diff`, retried for up to ~1 s (the model redraws on its next display refresh). */
-async function screenDiff(diff: (shot: Image) => number): Promise<number> {
-  let n = -1;
-  for (let i = 0; i < 6 && n !== 0; i++) {
-    if (i) await new Promise((r) => setTimeout(r, 200));
-    n = diff(await hostScreendump(FB));
   }
   return n;
 }
@@ -76,7 +66,7 @@ needs('clcd', clcdLoaded()).describe('PL111 CLCD from devmap_clcd (armhf-vexpres
       const card = testCard(fb.width, fb.height);
       fb.putImage(0, 0, card);
       expect(diffAtDepth(fb.readImage(), card, [5, 6, 5])).toBe(0);
-      expect(await screenDiff((shot) => diffAtDepth(shot, card, [5, 6, 5]))).toBe(0);
+      expect(await screenDiff(FB, (shot) => diffAtDepth(shot, card, [5, 6, 5]))).toBe(0);
     } finally {
       fb.setMode({ bitsPerPixel: 32 });
     }
@@ -104,7 +94,7 @@ needs('clcd', clcdLoaded()).describe('PL111 CLCD from devmap_clcd (armhf-vexpres
       // The mapping still reaches the scanned-out buffer: a solid colour, XRGB8888.
       new Uint32Array(m.buffer).fill(0x00_20_a0_40);
       const info = { w: 640, h: 480 };
-      expect(await screenDiff((shot) => {
+      expect(await screenDiff(FB, (shot) => {
         if (shot.width !== info.w || shot.height !== info.h) return -1;
         let n = 0;
         for (let p = 0; p < shot.data.length; p += 4) if (shot.data[p] !== 0x20 || shot.data[p + 1] !== 0xa0 || shot.data[p + 2] !== 0x40) n++;
@@ -126,7 +116,7 @@ needs('clcd', clcdLoaded()).describe('PL111 CLCD from devmap_clcd (armhf-vexpres
       expect(fb.info.smemLen).toBeGreaterThanOrEqual(1024 * 768 * 2);
       const card = testCard(1024, 768);
       fb.putImage(0, 0, card);
-      expect(await screenDiff((shot) => diffAtDepth(shot, card, [5, 6, 5]))).toBe(0);
+      expect(await screenDiff(FB, (shot) => diffAtDepth(shot, card, [5, 6, 5]))).toBe(0);
     } finally {
       // Back to the boot-time mode for the specs that run after this one.
       if (clcdLoaded()) expect(sh('rmmod', 'devmap_clcd').status).toBe(0);

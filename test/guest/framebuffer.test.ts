@@ -17,7 +17,7 @@ import type { Image } from '../../lib/fb/pixel.js';
 import { writePng } from '../../lib/fb/png.js';
 import { findVma, readMaps } from '../../lib/maps.js';
 import { needs, skipIf } from './helpers/devices.js';
-import { diffPixels, hostScreendump } from './helpers/host.js';
+import { diffPixels, hostScreendump, screenDiff } from './helpers/host.js';
 
 const FBS = existsSync('/dev') ? readdirSync('/dev').filter((f) => /^fb\d+$/.test(f)).sort().map((f) => `/dev/${f}`) : [];
 const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
@@ -47,21 +47,6 @@ function solid(w: number, h: number, rgb: [number, number, number]): Image {
 }
 
 const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
-
-/**
- * The host's screendump of `path`'s display, scored by `diff` (0: as
- * wanted), taken again for up to ~2 s while it is not 0: DRM's fbdev
- * emulation (6.1) copies the shadow to VRAM in a worker that fsync only
- * schedules, so the display catches up a moment after flush().
- */
-async function screenDiff(path: string, diff: (shot: Image) => number): Promise<number> {
-  let n = -1;
-  for (let i = 0; i < 10 && n !== 0; i++) {
-    if (i) await sleep(200);
-    n = diff(await hostScreendump(path));
-  }
-  return n;
-}
 
 const devmap = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
 

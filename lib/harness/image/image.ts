@@ -34,6 +34,13 @@ export function prepareImage(arch = 'x86_64', log: Log = stderrLog, suiteName?: 
   const { pkgs, debs } = fetchGuestPackages({ suite, arch: a }, log);
   const kernel = unpackKernel(pkgs, debs, log, a, suite.name);
   const modules = buildModules(kernel, log, a);
+  const broken = modules.filter((b) => b.error);
+  if (broken.length) {
+    // Fail before the boot: a guest without its module would only fail later, less clearly.
+    const first = (e: string): string => e.split('\n').find((l) => /\berror\b/i.test(l) && !/^make/.test(l))?.trim() ?? e.split('\n')[0]!;
+    const lines = broken.map((b) => `  ${b.dir.replace(/^.*\/native\//, 'native/')}: ${first(b.error!)}`);
+    throw devmapError('ERR_DEVMAP_KMOD_BUILD', `companion module(s) do not build against ${suite.title}'s kernel ${kernel.abi} (${arch}):\n${lines.join('\n')}\n(the whole compiler output is above)`);
+  }
   // A foreign guest gets Node from its own arch's packages and a cross-built addon.
   const userland = foreign ? { tree: unpackUserland(pkgs.userland ?? {}, debs, log), addon: crossAddon(a, log) } : undefined;
   const initrd = buildRootfs(kernel, modules, arch, log, userland);

@@ -21,8 +21,8 @@ export const SUITES: Record<SuiteName, Suite> = {
   sid: { name: 'sid', title: 'Debian unstable', kernel: 'the newest (7.x)', stable: false },
 };
 
-/** The kernel guests get unless told otherwise (--kernel, DEVMAP_KERNEL). */
-export const DEFAULT_SUITE: SuiteName = 'bookworm';
+/** Debian's current stable: the kernel guests get unless told otherwise (--kernel, DEVMAP_KERNEL). */
+export const DEFAULT_SUITE: SuiteName = 'trixie';
 
 /**
  * Where guests that take Node from Debian (every arch but the host's) get

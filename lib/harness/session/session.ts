@@ -91,10 +91,15 @@ const DEFAULT_SPECS = ['test/guest/**/*.test.ts'];
 /** Where the marker goes in the ivshmem backing file: test/guest/layouts.mjs PLAIN.marker (a host test checks they agree). */
 export const IVSHMEM_MARKER_AT = 0;
 
+/** The smoke set (DEVMAP_SPECS=smoke): what npm test runs on every kernel suite and arch besides the default suite's full run. */
+export const SMOKE_SPECS = ['test/guest/smoke.test.ts'];
+
 /** The machine's spec globs, in vitest's include/exclude form. */
 export function machineSpecs(m: Machine): { include: string[]; exclude: string[] } {
-  // DEVMAP_SPECS=full: a machine's full set where its default is a smoke set (ARM: npm run test:arm).
-  const specs = process.env.DEVMAP_SPECS === 'full' && m.fullSpecs ? m.fullSpecs : m.specs;
+  // DEVMAP_SPECS=full: a machine's full set where its default is a smoke set (ARM: npm run test:arm);
+  // DEVMAP_SPECS=smoke: the smoke set on any machine.
+  const env = process.env.DEVMAP_SPECS;
+  const specs = env === 'smoke' ? { include: SMOKE_SPECS } : env === 'full' && m.fullSpecs ? m.fullSpecs : m.specs;
   return { include: specs?.include ?? DEFAULT_SPECS, exclude: specs?.exclude ?? [] };
 }
 

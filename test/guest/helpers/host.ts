@@ -88,3 +88,18 @@ export function diffPixels(a: Image, b: Image): number {
   }
   return n;
 }
+
+/**
+ * The host's screendump of `fbPath`'s display scored by `diff` (0: as
+ * wanted), taken again every 200 ms up to `tries` times while it is not 0:
+ * DRM's fbdev emulation copies its shadow to VRAM in a worker that fsync only
+ * schedules, and QEMU's display models redraw on their next refresh.
+ */
+export async function screenDiff(fbPath: string | undefined, diff: (shot: Image) => number, tries = 10): Promise<number> {
+  let n = -1;
+  for (let i = 0; i < tries && n !== 0; i++) {
+    if (i) await new Promise((r) => setTimeout(r, 200));
+    n = diff(await hostScreendump(fbPath));
+  }
+  return n;
+}
