@@ -76,6 +76,20 @@ describe('a run never writes the lock file', () => {
     expect(readFileSync(sys.lockFile)).toEqual(sys.before);
   });
 
+  it('a cold cache (no .debs, no package lists yet): the lists are fetched before apt is asked about the pin', () => {
+    let lists = false;
+    // Like SuiteApt: asking before any update throws.
+    const has = (): boolean => {
+      if (!lists) throw new Error('no package lists yet; call update() first');
+      return true;
+    };
+    const apt = fakeApt({ has, update: () => (lists = true) });
+    const sys = sandbox(apt);
+    expect(choosePackages(x86, () => {}, sys)).toEqual(sys.pin);
+    expect(apt.calls[0]).toBe('update');
+    expect(apt.calls.filter((c) => c === 'update')).toHaveLength(1);
+  });
+
   it('a pin partly cached, the rest still in the archive, is used as pinned', () => {
     const apt = fakeApt({ has: () => true });
     const sys = sandbox(apt);

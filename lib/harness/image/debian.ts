@@ -72,9 +72,10 @@ export function choosePackages(t: Target, log: Log, sys: PackageSys = system()):
     log(`the lock file pins no ${targetName(t)} kernel; using the current one, ${cur.abi}, for this run; ${PIN_IT}`);
     return cur;
   }
-  const gone = (): string[] => pinList(pin).filter(([n, v, u]) => !isCached(sys, n, v) && !sys.apt.has(t, n, v, u)).map(([n, v]) => `${n}=${v}`);
-  let missing = gone();
-  if (missing.length && sys.apt.update(t, log, false)) missing = gone();
+  const uncached = pinList(pin).filter(([n, v]) => !isCached(sys, n, v));
+  // A cold cache has no lists to look in yet; update() fetches them only when missing or stale.
+  if (uncached.length) sys.apt.update(t, log, false);
+  const missing = uncached.filter(([n, v, u]) => !sys.apt.has(t, n, v, u)).map(([n, v]) => `${n}=${v}`);
   if (!missing.length) return pin;
   const cur = sys.apt.current(t, log);
   log(`locked ${targetName(t)} kernel ${pin.abi} is gone from the archive (neither cached nor in apt's lists: ${missing.join(' ')}); using ${cur.abi} for this run; ${PIN_IT}`);
