@@ -23,10 +23,26 @@ export const GUEST_TOOLS: HostTool[] = [
   // 6.12 on also ship their modules as .ko.xz.
   { cmd: 'xz', pkg: 'xz-utils' },
   { cmd: 'zstd', pkg: 'zstd' },
-  // Kernel modules: Debian's 6.1 headers name gcc-12 explicitly.
+  // Kernel modules: the compiler is the guest kernel's (kbuildTools), not the host's.
   { cmd: 'make', pkg: 'make' },
-  { cmd: 'gcc-12', pkg: 'gcc-12' },
 ];
+
+/**
+ * What building modules on the host itself needs (a kernel of the host's
+ * own suite: lib/harness/image/kmods.ts), for a kernel built with
+ * gcc-`gcc`: make, the compiler its headers name (Debian's .kernelvariables:
+ * `$(CROSS_COMPILE)gcc-N`), and the unversioned one the static smoke
+ * programs use. `cross`: the CROSS_COMPILE prefix of a foreign guest.
+ */
+export function kbuildTools(gcc: number, cross?: string): HostTool[] {
+  if (!cross) return [{ cmd: 'make', pkg: 'make' }, { cmd: `gcc-${gcc}`, pkg: `gcc-${gcc}` }, { cmd: 'cc', pkg: 'gcc' }];
+  const triplet = cross.replace(/-$/, '');
+  return [
+    { cmd: 'make', pkg: 'make' },
+    { cmd: `${cross}gcc-${gcc}`, pkg: `gcc-${gcc}-${triplet}` },
+    { cmd: `${cross}gcc`, pkg: `gcc-${triplet}` },
+  ];
+}
 
 /**
  * Host programs the guest tier's specs run inside the guest (with their

@@ -12,6 +12,7 @@ import { buildOnce, cacheDir, hashTree, run, sha256, type Log } from './cache.js
 import type { GuestArch } from '../machines/machines.js';
 import { SUITES, type SuiteName } from '../machines/suites.js';
 import { buildRoot, runInRoot } from './buildroot.js';
+import { ensureHostTools, kbuildTools, type HostTool } from './hosttools.js';
 import type { GuestKernel } from './kernel.js';
 
 export interface BuiltModule {
@@ -97,10 +98,15 @@ function hostSuite(): string | undefined {
 }
 
 /** The gcc major the kernel was built with, from its headers' .config (CONFIG_GCC_VERSION=140200). */
-function kernelGcc(kernel: GuestKernel): number {
+function kernelGcc(kernel: Pick<GuestKernel, 'headers'>): number {
   const m = /^CONFIG_GCC_VERSION=(\d+)/m.exec(readFileSync(join(kernel.headers, '.config'), 'utf8'));
   if (!m) throw devmapError('ERR_DEVMAP_KERNEL', `${kernel.headers}/.config names no CONFIG_GCC_VERSION`);
   return Math.floor(Number(m[1]) / 10000);
+}
+
+/** What the host needs to build modules for `kernel` itself (kernel of the host's suite). */
+export function hostKbuildTools(kernel: Pick<GuestKernel, 'headers'>, arch?: GuestArch): HostTool[] {
+  return kbuildTools(kernelGcc(kernel), arch?.cross?.prefix);
 }
 
 /**
@@ -112,8 +118,11 @@ function kernelGcc(kernel: GuestKernel): number {
  */
 type Make = (args: string[], cwd: string, smoke?: { cross?: string }) => void;
 
-function makeFor(kernel: GuestKernel, log: Log): Make {
-  if (kernel.suite === hostSuite()) return (args, cwd, smoke) => void run('make', [...args, ...(smoke?.cross ? [`CC=${smoke.cross}gcc`] : [])], { cwd });
+function makeFor(kernel: GuestKernel, log: Log, arch: GuestArch | undefined): Make {
+  if (kernel.suite === hostSuite()) {
+    ensureHostTools(log, hostKbuildTools(kernel, arch));
+    return (args, cwd, smoke) => void run('make', [...args, ...(smoke?.cross ? [`CC=${smoke.cross}gcc`] : [])], { cwd });
+  }
   const gcc = kernelGcc(kernel);
   const root = buildRoot(SUITES[kernel.suite as SuiteName], gcc, log);
   // Module builds take the compiler the headers name; the smoke programs'
@@ -129,7 +138,7 @@ function build(kernel: GuestKernel, src: string, name: string, key: string, log:
     // Leftovers of a build in the source tree must not leak into ours.
     cpSync(src, tmp, { recursive: true, filter: (p) => !BUILD_JUNK.test(p) });
     log(`building kernel module ${name} against ${kernel.abi}`);
-    const make = makeFor(kernel, log);
+    const make = makeFor(kernel, log, arch);
     make(['-C', kernel.headers, `M=${tmp}`, `KDIR=${kernel.headers}`, ...cross, 'modules'], tmp);
     // The C smoke test of the module's ABI, static so it runs in the busybox guest.
     if (smoke && existsSync(join(tmp, 'Makefile')) && /^smoke:/m.test(readFileSync(join(tmp, 'Makefile'), 'utf8'))) make(['-C', tmp, `KDIR=${kernel.headers}`, 'smoke'], tmp, { cross: arch?.cross?.prefix });

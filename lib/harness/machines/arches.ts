@@ -42,7 +42,8 @@ export const ARCHES: Record<string, GuestArch> = {
     cross: { kernelArch: 'arm', prefix: 'arm-linux-gnueabihf-', cmakeToolchain: 'native/toolchain-armhf.cmake' },
     hostTools: [
       { cmd: 'qemu-system-arm', pkg: 'qemu-system-arm' },
-      { cmd: 'arm-linux-gnueabihf-gcc-12', pkg: 'gcc-arm-linux-gnueabihf' },
+      // The toolchain file's C compiler; kernel modules take the one their headers name (kbuildTools).
+      { cmd: 'arm-linux-gnueabihf-gcc', pkg: 'gcc-arm-linux-gnueabihf' },
       { cmd: 'arm-linux-gnueabihf-g++', pkg: 'g++-arm-linux-gnueabihf' },
       { cmd: 'dtc', pkg: 'device-tree-compiler' },
       { cmd: 'cmake', pkg: 'cmake' },
