@@ -13,43 +13,43 @@ import { tempDir } from '../helpers/tmp.js';
 
 const DEB822 = `# the main archive
 Types: deb
-URIs: http://mirror.example/debian/
+URIs: http://mirror.example/archive/
 Suites: bookworm bookworm-updates
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 
 Types: deb
 # a comment inside a stanza
-URIs: http://mirror.example/debian-security
+URIs: http://mirror.example/security
 Suites: bookworm-security
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 `;
 
 const THIRD_PARTY = `Types: deb
-URIs: http://vendor.example/linux/debian
+URIs: http://vendor.example/linux
 Suites: bookworm
 Components: main stable
 Signed-By: /etc/apt/keyrings/vendor.gpg
 
 Types: deb
-URIs: http://disabled.example/debian
+URIs: http://disabled.example/archive
 Suites: trixie
 Components: main
 Enabled: no
 `;
 
 const ONE_LINE = `# deb cdrom:[Debian GNU/Linux 12]/ bookworm main
-deb-src http://src.example/debian bookworm main
-deb [arch=amd64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://mirror.example/debian bookworm main contrib
-deb http://mirror.example/debian-security bookworm-security main # trailing comment
+deb-src http://src.example/archive bookworm main
+deb [arch=amd64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://mirror.example/archive bookworm main contrib
+deb http://mirror.example/security bookworm-security main # trailing comment
 deb http://vendor.example/repo nodistro main
 `;
 
 describe('the host archive from apt sources', () => {
   it('reads deb822 stanzas: fields, several values, comments, Enabled', () => {
     const [main, security] = parseDeb822(DEB822);
-    expect(main).toEqual({ types: ['deb'], uris: ['http://mirror.example/debian/'], suites: ['bookworm', 'bookworm-updates'], components: ['main'], signedBy: '/usr/share/keyrings/debian-archive-keyring.gpg', enabled: true });
+    expect(main).toEqual({ types: ['deb'], uris: ['http://mirror.example/archive/'], suites: ['bookworm', 'bookworm-updates'], components: ['main'], signedBy: '/usr/share/keyrings/debian-archive-keyring.gpg', enabled: true });
     expect(security!.suites).toEqual(['bookworm-security']);
     expect(parseDeb822(THIRD_PARTY).map((s) => s.enabled)).toEqual([true, false]);
   });
@@ -57,14 +57,14 @@ describe('the host archive from apt sources', () => {
   it('reads one-line entries with options and comments', () => {
     const entries = parseOneLine(ONE_LINE);
     expect(entries.map((e) => e.types[0])).toEqual(['deb-src', 'deb', 'deb', 'deb']);
-    expect(entries[1]).toEqual({ types: ['deb'], uris: ['http://mirror.example/debian'], suites: ['bookworm'], components: ['main', 'contrib'], signedBy: '/usr/share/keyrings/debian-archive-keyring.gpg', enabled: true });
+    expect(entries[1]).toEqual({ types: ['deb'], uris: ['http://mirror.example/archive'], suites: ['bookworm'], components: ['main', 'contrib'], signedBy: '/usr/share/keyrings/debian-archive-keyring.gpg', enabled: true });
     expect(entries[2]!.components).toEqual(['main']);
   });
 
   it('picks the Debian archive and security archive, not a vendor repository, a disabled entry or deb-src', () => {
-    expect(pickArchive(parseDeb822(DEB822))).toEqual({ archive: 'http://mirror.example/debian', security: 'http://mirror.example/debian-security' });
-    expect(pickArchive(parseOneLine(ONE_LINE))).toEqual({ archive: 'http://mirror.example/debian', security: 'http://mirror.example/debian-security' });
-    expect(pickArchive([...parseDeb822(THIRD_PARTY), ...parseDeb822(DEB822)]).archive).toBe('http://mirror.example/debian');
+    expect(pickArchive(parseDeb822(DEB822))).toEqual({ archive: 'http://mirror.example/archive', security: 'http://mirror.example/security' });
+    expect(pickArchive(parseOneLine(ONE_LINE))).toEqual({ archive: 'http://mirror.example/archive', security: 'http://mirror.example/security' });
+    expect(pickArchive([...parseDeb822(THIRD_PARTY), ...parseDeb822(DEB822)]).archive).toBe('http://mirror.example/archive');
     expect(pickArchive(parseDeb822(THIRD_PARTY))).toEqual({});
   });
 
@@ -75,22 +75,22 @@ describe('the host archive from apt sources', () => {
     writeFileSync(join(etc, 'sources.list.d', 'vendor.sources'), THIRD_PARTY);
     writeFileSync(join(etc, 'sources.list.d', 'debian.sources'), DEB822.replace(/mirror/g, 'second'));
     writeFileSync(join(etc, 'sources.list.d', 'notes.txt'), ONE_LINE.replace(/mirror/g, 'ignored'));
-    expect(hostArchive(etc)).toEqual({ archive: 'http://second.example/debian', security: 'http://second.example/debian-security' });
-    writeFileSync(join(etc, 'sources.list'), 'deb http://first.example/debian bookworm main\n');
-    expect(hostArchive(etc)).toEqual({ archive: 'http://first.example/debian', security: 'http://second.example/debian-security' });
+    expect(hostArchive(etc)).toEqual({ archive: 'http://second.example/archive', security: 'http://second.example/security' });
+    writeFileSync(join(etc, 'sources.list'), 'deb http://first.example/archive bookworm main\n');
+    expect(hostArchive(etc)).toEqual({ archive: 'http://first.example/archive', security: 'http://second.example/security' });
   });
 });
 
 describe('the private configuration', () => {
-  const archive = { archive: 'http://mirror.example/debian', security: 'http://mirror.example/debian-security' };
+  const archive = { archive: 'http://mirror.example/archive', security: 'http://mirror.example/security' };
   const signed = '[signed-by=/usr/share/keyrings/debian-archive-keyring.gpg]';
 
   it('lists -updates and -security for a stable suite, the suite alone for sid', () => {
     expect(sourcesList({ name: 'trixie', stable: true }, archive)).toBe(
-      `deb ${signed} http://mirror.example/debian trixie main\n` +
-      `deb ${signed} http://mirror.example/debian trixie-updates main\n` +
-      `deb ${signed} http://mirror.example/debian-security trixie-security main\n`);
-    expect(sourcesList({ name: 'sid', stable: false }, archive)).toBe(`deb ${signed} http://mirror.example/debian sid main\n`);
+      `deb ${signed} http://mirror.example/archive trixie main\n` +
+      `deb ${signed} http://mirror.example/archive trixie-updates main\n` +
+      `deb ${signed} http://mirror.example/security trixie-security main\n`);
+    expect(sourcesList({ name: 'sid', stable: false }, archive)).toBe(`deb ${signed} http://mirror.example/archive sid main\n`);
   });
 
   it('keeps apt to its own folder, three arches, no translations, sid past its Valid-Until', () => {
@@ -163,11 +163,11 @@ describe.skipIf(noApt)('trixie through a private configuration (needs apt-get an
   }, 60_000);
 
   it('says which archive it could not reach when no lists came', () => {
-    const dead = new SuiteApt({ name: 'bookworm', stable: true }, { archive: 'http://127.0.0.1:9/debian' });
+    const dead = new SuiteApt({ name: 'bookworm', stable: true }, { archive: 'http://127.0.0.1:9/archive' });
     expect(() => dead.update(() => {})).toThrow(/apt-get update for bookworm failed and there are no package lists \(is the archive http:\/\/127\.0\.0\.1:9\/debian reachable\?\)/);
     expect(() => dead.candidate('make')).toThrow(/no package lists for bookworm yet; call update\(\) first/);
     // Another archive (the host's apt sources changed): the private sources follow.
-    const moved = new SuiteApt({ name: 'bookworm', stable: true }, { archive: 'http://127.0.0.1:10/debian' });
+    const moved = new SuiteApt({ name: 'bookworm', stable: true }, { archive: 'http://127.0.0.1:10/archive' });
     expect(() => moved.candidate('make')).toThrow(/call update\(\) first/);
     expect(readFileSync(join(moved.dir, 'etc', 'sources.list'), 'utf8')).toMatch(/^deb \S+ http:\/\/127\.0\.0\.1:10\/debian bookworm main\n/);
   });
