@@ -1,7 +1,7 @@
 // Every bad input gets a clear error before anything reaches mmap, and
 // nothing is left mapped or corrupted; and no public signature takes a
 // system-call table (the test hooks are internal).
-import { chmodSync, closeSync, openSync, readFileSync } from 'node:fs';
+import { chmodSync, closeSync, cpSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import ts from 'typescript';
@@ -101,7 +101,12 @@ describe('the file itself', () => {
     chmodSync(dir, 0o755);
     const p = join(dir, 'ro.bin');
     spawnSync('sh', ['-c', `head -c 4096 /dev/zero > ${p} && chmod 444 ${p}`]);
-    const code = `import('${join(process.cwd(), 'dist', 'index.js')}').then((m) => {
+    // The user must reach the library: a copy beside the file, since the
+    // checkout may live where only root can look (root's own 0700 home).
+    cpSync(join(process.cwd(), 'dist'), join(dir, 'dist'), { recursive: true });
+    cpSync(join(process.cwd(), 'build', 'Release', 'devmap.node'), join(dir, 'build', 'Release', 'devmap.node'));
+    writeFileSync(join(dir, 'package.json'), '{ "type": "module" }\n');
+    const code = `import('${join(dir, 'dist', 'map.js')}').then((m) => {
       try { m.mapFile('${p}'); console.log('mapped'); } catch (e) { console.log(e.code, e.syscall); }
       const r = m.mapFile('${p}', { write: false }); console.log('ro', r.length); r.unmap();
     })`;

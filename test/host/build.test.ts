@@ -1,11 +1,16 @@
 // The addon also builds with cmake-js from native/CMakeLists.txt (the path
 // used to cross-build for other guest architectures), and that build loads.
+// cmake is a host tool like the harness's others: installed here the way the
+// harness installs it for a cross build (a fresh host has none).
 import { spawnSync } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 
+import { ensureHostTools } from '../../lib/harness/image/hosttools.js';
 import { tempDir } from '../helpers/tmp.js';
+
+beforeAll(() => ensureHostTools((l) => process.stderr.write(`devmap: ${l}\n`), [{ cmd: 'cmake', pkg: 'cmake' }]), 300_000);
 
 it('cmake-js builds a loadable addon that maps a file', () => {
   const out = join(tempDir(), 'cmake');
