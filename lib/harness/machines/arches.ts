@@ -11,7 +11,9 @@ export interface GuestArch {
   flavour: string;
   /**
    * How QEMU gets the kernel: 'pvh' extracts the uncompressed vmlinux from
-   * the bzImage (x86); 'zimage' boots the package's compressed image as is.
+   * the bzImage (x86); 'zimage' boots the package's kernel image as is
+   * (armhf's zImage; arm64's vmlinuz, which Debian ships as the plain
+   * Image with its EFI stub, 6.1 to 7.x).
    */
   boot: 'pvh' | 'zimage';
   /**
@@ -46,6 +48,21 @@ export const ARCHES: Record<string, GuestArch> = {
       { cmd: 'arm-linux-gnueabihf-gcc', pkg: 'gcc-arm-linux-gnueabihf' },
       { cmd: 'arm-linux-gnueabihf-g++', pkg: 'g++-arm-linux-gnueabihf' },
       { cmd: 'dtc', pkg: 'device-tree-compiler' },
+      { cmd: 'cmake', pkg: 'cmake' },
+    ],
+  },
+  arm64: {
+    key: 'arm64',
+    debArch: 'arm64',
+    qemu: 'qemu-system-aarch64',
+    flavour: 'arm64',
+    boot: 'zimage',
+    cross: { kernelArch: 'arm64', prefix: 'aarch64-linux-gnu-', cmakeToolchain: 'native/toolchain-arm64.cmake' },
+    hostTools: [
+      { cmd: 'qemu-system-aarch64', pkg: 'qemu-system-arm' },
+      // The toolchain file's C compiler; kernel modules take the one their headers name (kbuildTools).
+      { cmd: 'aarch64-linux-gnu-gcc', pkg: 'gcc-aarch64-linux-gnu' },
+      { cmd: 'aarch64-linux-gnu-g++', pkg: 'g++-aarch64-linux-gnu' },
       { cmd: 'cmake', pkg: 'cmake' },
     ],
   },
