@@ -114,7 +114,7 @@ describe('the private configuration', () => {
 const noApt = spawnSync('sh', ['-c', 'command -v apt-get && command -v apt-cache'], { stdio: 'ignore' }).status !== 0;
 
 // Downloads trixie's lists for three arches (~30 MB) into a temp cache.
-describe.skipIf(noApt)('trixie through a private configuration (needs apt-get and the network to the host's archive)', () => {
+describe.skipIf(noApt)('trixie through a private configuration (needs apt-get and the network to the host\'s archive)', () => {
   const cache = tempDir();
   const saved = process.env.DEVMAP_CACHE;
   let etcApt: string;
