@@ -2,7 +2,9 @@
 // are built with is the guest kernel's (gcc-12 for 6.1, gcc-14 for 6.12),
 // not a fixed one. A fixed gcc-12 made a Debian 13 host, whose
 // gcc-arm-linux-gnueabihf brings arm-linux-gnueabihf-gcc-14, fail with
-// "still missing after apt-get install: arm-linux-gnueabihf-gcc-12".
+// "still missing after apt-get install: arm-linux-gnueabihf-gcc-12". pahole
+// too: 6.12's kbuild runs it on every module (a Debian 13 host without it:
+// "pahole: not found", no module built).
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -28,9 +30,10 @@ describe('host tools for kernel modules', () => {
   });
 
   it("follow the compiler the kernel's headers name, native and cross, from the package that has it", () => {
-    expect(hostKbuildTools(headers(140200))).toEqual([{ cmd: 'make', pkg: 'make' }, { cmd: 'gcc-14', pkg: 'gcc-14' }, { cmd: 'cc', pkg: 'gcc' }]);
+    const common = [{ cmd: 'make', pkg: 'make' }, { cmd: 'pahole', pkg: 'pahole' }];
+    expect(hostKbuildTools(headers(140200))).toEqual([...common, { cmd: 'gcc-14', pkg: 'gcc-14' }, { cmd: 'cc', pkg: 'gcc' }]);
     expect(hostKbuildTools(headers(120200), ARCHES.armhf)).toEqual([
-      { cmd: 'make', pkg: 'make' },
+      ...common,
       { cmd: 'arm-linux-gnueabihf-gcc-12', pkg: 'gcc-12-arm-linux-gnueabihf' },
       { cmd: 'arm-linux-gnueabihf-gcc', pkg: 'gcc-arm-linux-gnueabihf' },
     ]);

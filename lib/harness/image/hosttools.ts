@@ -30,18 +30,16 @@ export const GUEST_TOOLS: HostTool[] = [
 /**
  * What building modules on the host itself needs (a kernel of the host's
  * own suite: lib/harness/image/kmods.ts), for a kernel built with
- * gcc-`gcc`: make, the compiler its headers name (Debian's .kernelvariables:
- * `$(CROSS_COMPILE)gcc-N`), and the unversioned one the static smoke
- * programs use. `cross`: the CROSS_COMPILE prefix of a foreign guest.
+ * gcc-`gcc`: make, pahole (6.12's kbuild runs it on every module for BTF;
+ * linux-kbuild depends on it), the compiler its headers name (Debian's
+ * .kernelvariables: `$(CROSS_COMPILE)gcc-N`), and the unversioned one the
+ * static smoke programs use. `cross`: the CROSS_COMPILE prefix of a foreign guest.
  */
 export function kbuildTools(gcc: number, cross?: string): HostTool[] {
-  if (!cross) return [{ cmd: 'make', pkg: 'make' }, { cmd: `gcc-${gcc}`, pkg: `gcc-${gcc}` }, { cmd: 'cc', pkg: 'gcc' }];
+  const common = [{ cmd: 'make', pkg: 'make' }, { cmd: 'pahole', pkg: 'pahole' }];
+  if (!cross) return [...common, { cmd: `gcc-${gcc}`, pkg: `gcc-${gcc}` }, { cmd: 'cc', pkg: 'gcc' }];
   const triplet = cross.replace(/-$/, '');
-  return [
-    { cmd: 'make', pkg: 'make' },
-    { cmd: `${cross}gcc-${gcc}`, pkg: `gcc-${gcc}-${triplet}` },
-    { cmd: `${cross}gcc`, pkg: `gcc-${triplet}` },
-  ];
+  return [...common, { cmd: `${cross}gcc-${gcc}`, pkg: `gcc-${gcc}-${triplet}` }, { cmd: `${cross}gcc`, pkg: `gcc-${triplet}` }];
 }
 
 /**
