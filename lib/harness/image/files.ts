@@ -87,6 +87,27 @@ export function lddLibraries(file: string): string[] {
   return [...libs];
 }
 
+const DEBIAN_NODE_JS = Buffer.from('/usr/share/nodejs/');
+
+/**
+ * The JavaScript files a Debian-built Node loads from /usr/share/nodejs
+ * instead of carrying them (its "externalized builtins": acorn,
+ * cjs-module-lexer, undici, minimatch), as named in the node binary or
+ * libnode (`internal/deps/...:/usr/share/nodejs/.../x.js`). A guest that
+ * gets the host's node without them dies at start: "Cannot load
+ * externalized builtin". Other builds of Node name none.
+ */
+export function externalizedBuiltins(binary: Buffer): string[] {
+  const found = new Set<string>();
+  for (let at = binary.indexOf(DEBIAN_NODE_JS); at >= 0; at = binary.indexOf(DEBIAN_NODE_JS, at + 1)) {
+    let end = at + DEBIAN_NODE_JS.length;
+    while (end < binary.length && /[\w@./+-]/.test(String.fromCharCode(binary[end]!))) end++;
+    const path = binary.toString('latin1', at, end);
+    if (path.endsWith('.js')) found.add(path);
+  }
+  return [...found].sort();
+}
+
 /** True when `file` starts with the ELF magic (used for --with and ldd). */
 export function isElf(file: string): boolean {
   if (!existsSync(file)) return false;

@@ -10,7 +10,7 @@ import { devmapError } from '../../errors.js';
 import { MACHINES } from '../machines/machines.js';
 import { cacheDir, run, type Log } from './cache.js';
 import { writeCpio, type CpioEntry } from './cpio.js';
-import { FileSet, lddLibraries } from './files.js';
+import { externalizedBuiltins, FileSet, lddLibraries } from './files.js';
 import { addUserland, busyboxApplets } from './foreign.js';
 import { GUEST_PROGRAMS } from './hosttools.js';
 import type { GuestKernel } from './kernel.js';
@@ -81,7 +81,12 @@ function addNode(fs: FileSet, userland?: GuestUserland): void {
   if (userland) return addUserland(fs, userland.tree);
   const node = realpathSync(process.execPath);
   fs.file(node, '/usr/bin/node', 0o755);
-  for (const lib of lddLibraries(node)) fs.hostLibrary(lib);
+  const libs = lddLibraries(node);
+  for (const lib of libs) fs.hostLibrary(lib);
+  // Debian's node (in libnode) names JavaScript it loads from /usr/share/nodejs.
+  for (const bin of [node, ...libs.filter((l) => /\/libnode\.so/.test(l))]) {
+    for (const js of externalizedBuiltins(readFileSync(bin))) if (existsSync(js)) fs.hostProgram(js);
+  }
   // Host programs the guest specs call (fbset), installed by ensureHostTools.
   for (const p of GUEST_PROGRAMS) if (existsSync(p.file)) fs.hostProgram(p.file);
 }
