@@ -59,9 +59,11 @@ describe.skipIf(spawnSync('sh', ['-c', 'command -v dpkg && command -v apt-get'])
   });
 
   it('orders Debian modules after their dependencies', () => {
-    const order = resolveModules(image.kernel.modules, ['bochs', 'virtio_console']).map((p) => p.replace(/^.*\//, '').replace(/\.ko$/, ''));
+    // 6.12 ships modules as .ko.xz and builds the virtio ones in (modules.builtin): those are not loaded, so have no place.
+    const order = resolveModules(image.kernel.modules, ['bochs', 'virtio_console']).map((p) => p.replace(/^.*\//, '').replace(/\.ko(\.xz)?$/, ''));
+    expect(order).toContain('bochs');
     for (const [dep, user] of [['drm', 'drm_kms_helper'], ['ttm', 'drm_ttm_helper'], ['drm_vram_helper', 'bochs'], ['virtio_ring', 'virtio'], ['virtio', 'virtio_console']]) {
-      expect(order.indexOf(dep!), `${dep} before ${user} in ${order.join(' ')}`).toBeLessThan(order.indexOf(user!));
+      if (order.includes(user!)) expect(order.indexOf(dep!), `${dep} before ${user} in ${order.join(' ')}`).toBeLessThan(order.indexOf(user!));
     }
     expect(() => resolveModules(image.kernel.modules, ['no_such_module'])).toThrow(/no_such_module/);
   });
