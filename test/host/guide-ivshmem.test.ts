@@ -60,7 +60,7 @@ describe.skipIf(!canBoot)('docs/ivshmem-guide.md (needs dist/ and QEMU, or root 
       expect(h.status, h.out).toBe(0);
       expect(guest.out).toMatch(/guest: 1024 KiB of ivshmem via module/);
       expect(h.out).toMatch(/guest says "HELLO FROM THE HOST"/);
-      expect(h.out).toMatch(/guest says "Linux 6\.1\.\S+"/);
+      expect(h.out).toMatch(/guest says "Linux \d+\.\d+\.\S+"/);
       expect(h.out).toMatch(/guest says "bye!"/);
     } finally {
       rmSync(file, { force: true });

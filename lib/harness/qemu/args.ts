@@ -38,6 +38,17 @@ export const DOORBELL_ADDR = 0x7;
 export const BASE_KERNEL_ARGS = ['console=ttyS0', 'panic=-1', 'quiet'];
 
 /**
+ * Kernel arguments for a guest under TCG, by arch. x86: a loaded host makes
+ * the emulated TSC look skewed, the clocksource watchdog then marks it
+ * unstable and the kernel flips the sched_clock static key while the other
+ * vCPU runs that code; QEMU 7.2's multi-threaded TCG can then execute the
+ * int3 of the half-done patch after it is gone (seen once on 6.12 under heavy
+ * load: "Oops: int3" in sched_clock_cpu, a panic at boot). tsc=reliable
+ * turns that watchdog off, as is usual for virtual machines.
+ */
+const TCG_KERNEL_ARGS: Record<string, string[]> = { x86_64: ['tsc=reliable'] };
+
+/**
  * TCG: a bigger translation-block cache avoids retranslating Node's hot code;
  * thread=multi runs each vCPU on its own host thread.
  */
@@ -57,7 +68,7 @@ export function qemuArgs(m: Machine, p: LaunchParams): string[] {
     '-nodefaults', '-nic', 'none', '-no-reboot', '-display', 'none',
     '-kernel', p.kernel,
     '-initrd', p.initrd,
-    '-append', [...BASE_KERNEL_ARGS.map((a) => (a === 'console=ttyS0' && m.console ? `console=${m.console}` : a)), ...m.kernelArgs, ...(p.append ?? [])].join(' '),
+    '-append', [...BASE_KERNEL_ARGS.map((a) => (a === 'console=ttyS0' && m.console ? `console=${m.console}` : a)), ...(p.accel === 'tcg' ? TCG_KERNEL_ARGS[m.arch] ?? [] : []), ...m.kernelArgs, ...(p.append ?? [])].join(' '),
     '-serial', p.console === 'tty' ? 'mon:stdio' : 'stdio',
   ];
   if (p.dtb) args.push('-dtb', p.dtb);
