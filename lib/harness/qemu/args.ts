@@ -1,6 +1,8 @@
 // The QEMU command line of a machine definition: the one place it is
 // spelled, used by the runner, the KVM probe and `devmap guest args`
 // (which the qemu/*.sh launch scripts call).
+import { spawnSync } from 'node:child_process';
+
 import { ARCHES, type Machine } from '../machines/machines.js';
 
 export type Accel = 'kvm' | 'tcg';
@@ -29,6 +31,8 @@ export interface LaunchParams {
   append?: string[];
   /** Device tree for QEMU's -dtb (machine.dtb, seeded per boot: lib/harness/image/dtb.ts). */
   dtb?: string;
+  /** The QEMU binary's version (qemuVersion), for options that differ between releases. */
+  qemuVersion?: QemuVersion;
 }
 
 /** PCI slot of the ivshmem-doorbell device `devmap guest run --ivshmem-server` adds (free on every PCI machine). */
@@ -58,6 +62,24 @@ export function qemuBinary(m: Machine): string {
   return ARCHES[m.arch]!.qemu;
 }
 
+/** major, minor */
+export type QemuVersion = [number, number];
+
+/** The version in `qemu-system-* --version` output ("QEMU emulator version 10.0.13 (Debian ...)"). */
+export function parseQemuVersion(text: string): QemuVersion | undefined {
+  const m = /version (\d+)\.(\d+)/.exec(text);
+  return m ? [Number(m[1]), Number(m[2])] : undefined;
+}
+
+const versions = new Map<string, QemuVersion | undefined>();
+/** `binary`'s version, asked once per process; undefined if it does not say. */
+export function qemuVersion(binary: string): QemuVersion | undefined {
+  if (!versions.has(binary)) versions.set(binary, parseQemuVersion(spawnSync(binary, ['--version'], { encoding: 'utf8' }).stdout ?? ''));
+  return versions.get(binary);
+}
+
+const atLeast = (v: QemuVersion, major: number, minor: number): boolean => v[0] > major || (v[0] === major && v[1] >= minor);
+
 export function qemuArgs(m: Machine, p: LaunchParams): string[] {
   const args = [
     '-M', m.machine,
@@ -72,6 +94,11 @@ export function qemuArgs(m: Machine, p: LaunchParams): string[] {
     '-serial', p.console === 'tty' ? 'mon:stdio' : 'stdio',
   ];
   if (p.dtb) args.push('-dtb', p.dtb);
+  // Guests make no sound. From 8.2 a board with sound on it (vexpress-a9's
+  // PL041) refuses to start without a host audio driver ("no default audio
+  // driver available", QEMU 10 on Debian 13) unless told -audio none, which
+  // 7.2 rejects without a sound card model (7.2 falls back to none by itself).
+  if (p.qemuVersion && atLeast(p.qemuVersion, 8, 2)) args.push('-audio', 'none');
   // The second serial port (ttyS1) carries only the exit status; a board
   // with one UART sends it over a virtio-serial port (below).
   const statusVirtio = m.status !== undefined && 'virtio' in m.status;

@@ -16,7 +16,7 @@ import { buildUserModule } from '../image/kmods.js';
 import { writeOverlay, type OverlayOptions } from '../image/overlay.js';
 import { seededDtb } from '../image/dtb.js';
 import { pickAccel } from './accel.js';
-import { qemuArgs, qemuBinary, type Accel } from './args.js';
+import { qemuArgs, qemuBinary, qemuVersion, type Accel } from './args.js';
 import { onCleanup } from './cleanup.js';
 import { ConsoleLog } from './console.js';
 import { prepareHostFile, type IvshmemFile } from '../../ivshmem/host-file.js';
@@ -151,6 +151,7 @@ function bootArgs(b: Boot, initrd: string, services: HostServices): string[] {
     ...(o.ivshmemServer ? { ivshmemServer: o.ivshmemServer } : {}),
     ...(o.doorbellVectors ? { doorbellVectors: o.doorbellVectors } : {}),
     ...(m.dtb ? { dtb: seededDtb(image.kernel, m.dtb, join(b.dir, 'board.dtb')) } : {}),
+    qemuVersion: qemuVersion(qemuBinary(m)),
   });
 }
 
