@@ -198,8 +198,8 @@ if [ -f "${certs[0]}" ]; then
   env+=(NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt npm_config_cafile=/etc/ssl/certs/ca-certificates.crt)
 fi
 
-git clone --quiet --no-checkout "$repo" "$m/root/devmap"
-git -C "$m/root/devmap" -c advice.detachedHead=false checkout --quiet --detach "$rev"
+git clone --quiet --no-checkout "$repo" "$m/srv/devmap"
+git -C "$m/srv/devmap" -c advice.detachedHead=false checkout --quiet --detach "$rev"
 
 inside() { chroot "$m" /usr/bin/env -i "${env[@]}" "$@"; }
 {
@@ -214,7 +214,7 @@ inside() { chroot "$m" /usr/bin/env -i "${env[@]}" "$@"; }
 step() {
   local name=$1 log=$2 start=$SECONDS status=0; shift 2
   printf "\n== %s: %s\n" "$name" "$*" | tee -a "$log" >&2
-  inside sh -c "cd /root/devmap && exec \"\$@\"" sh "$@" 2>&1 | tee -a "$log" || status=$?
+  inside sh -c "cd /srv/devmap && exec \"\$@\"" sh "$@" 2>&1 | tee -a "$log" || status=$?
   echo "$name|$status|$((SECONDS - start))" >>"$run/results"
   return "$status"
 }
@@ -230,7 +230,7 @@ for cmd in demo test; do
     failed=1
   fi
   rm -rf "$logs/artifacts-$cmd"
-  [ ! -d "$m/root/devmap/artifacts" ] || cp -r "$m/root/devmap/artifacts" "$logs/artifacts-$cmd"
+  [ ! -d "$m/srv/devmap/artifacts" ] || cp -r "$m/srv/devmap/artifacts" "$logs/artifacts-$cmd"
 done
 exit "$failed"'
 
