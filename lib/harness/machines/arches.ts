@@ -33,6 +33,20 @@ export interface GuestArch {
   hostTools?: { cmd: string; pkg: string }[];
 }
 
+/**
+ * What cross-building the addon for `prefix` (cmake-js with the toolchain
+ * file) needs on the host; kernel modules take the compiler their headers
+ * name instead (kbuildTools).
+ */
+function crossTools(prefix: string): { cmd: string; pkg: string }[] {
+  const triplet = prefix.replace(/-$/, '');
+  return [
+    { cmd: `${prefix}gcc`, pkg: `gcc-${triplet}` },
+    { cmd: `${prefix}g++`, pkg: `g++-${triplet}` },
+    { cmd: 'cmake', pkg: 'cmake' },
+  ];
+}
+
 export const ARCHES: Record<string, GuestArch> = {
   x86_64: { key: 'x86_64', debArch: 'amd64', qemu: 'qemu-system-x86_64', flavour: 'amd64', boot: 'pvh' },
   armhf: {
@@ -42,14 +56,7 @@ export const ARCHES: Record<string, GuestArch> = {
     flavour: 'armmp',
     boot: 'zimage',
     cross: { kernelArch: 'arm', prefix: 'arm-linux-gnueabihf-', cmakeToolchain: 'native/toolchain-armhf.cmake' },
-    hostTools: [
-      { cmd: 'qemu-system-arm', pkg: 'qemu-system-arm' },
-      // The toolchain file's C compiler; kernel modules take the one their headers name (kbuildTools).
-      { cmd: 'arm-linux-gnueabihf-gcc', pkg: 'gcc-arm-linux-gnueabihf' },
-      { cmd: 'arm-linux-gnueabihf-g++', pkg: 'g++-arm-linux-gnueabihf' },
-      { cmd: 'dtc', pkg: 'device-tree-compiler' },
-      { cmd: 'cmake', pkg: 'cmake' },
-    ],
+    hostTools: [{ cmd: 'qemu-system-arm', pkg: 'qemu-system-arm' }, { cmd: 'dtc', pkg: 'device-tree-compiler' }, ...crossTools('arm-linux-gnueabihf-')],
   },
   arm64: {
     key: 'arm64',
@@ -58,12 +65,6 @@ export const ARCHES: Record<string, GuestArch> = {
     flavour: 'arm64',
     boot: 'zimage',
     cross: { kernelArch: 'arm64', prefix: 'aarch64-linux-gnu-', cmakeToolchain: 'native/toolchain-arm64.cmake' },
-    hostTools: [
-      { cmd: 'qemu-system-aarch64', pkg: 'qemu-system-arm' },
-      // The toolchain file's C compiler; kernel modules take the one their headers name (kbuildTools).
-      { cmd: 'aarch64-linux-gnu-gcc', pkg: 'gcc-aarch64-linux-gnu' },
-      { cmd: 'aarch64-linux-gnu-g++', pkg: 'g++-aarch64-linux-gnu' },
-      { cmd: 'cmake', pkg: 'cmake' },
-    ],
+    hostTools: [{ cmd: 'qemu-system-aarch64', pkg: 'qemu-system-arm' }, ...crossTools('aarch64-linux-gnu-')],
   },
 };
