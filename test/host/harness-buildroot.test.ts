@@ -13,7 +13,7 @@ describe('the package list', () => {
   const groups = rootPackages(12);
 
   it("takes each need's first name the suite has: bookworm's older names where trixie's are missing", () => {
-    const bookworm = new Set(['gcc-12', 'make', 'libc6-dev', 'libc6-dev-armhf-cross', 'libc6-dev-arm64-cross', 'libelf1', 'libssl3', 'zlib1g', 'dwarves', 'perl', 'gcc-12-arm-linux-gnueabihf', 'gcc-12-aarch64-linux-gnu']);
+    const bookworm = new Set(['gcc-12', 'make', 'libc6-dev', 'libc6-dev-armhf-cross', 'libc6-dev-arm64-cross', 'libelf1', 'libssl3', 'zlib1g', 'dwarves', 'perl', 'gcc-12-arm-linux-gnueabihf', 'gcc-12-aarch64-linux-gnu', 'nodejs']);
     const picked = resolvePackages(groups, (p) => (bookworm.has(p) ? '1' : undefined), 'bookworm');
     expect(new Set(picked)).toEqual(bookworm);
     const trixie = resolvePackages(rootPackages(14), () => '1', 'trixie');
@@ -49,6 +49,10 @@ describe.skipIf(why !== '')(`the trixie build root with gcc-14${why && ` (skippe
 
   it('has the compiler the kernel names', () => {
     expect(runInRoot(root, ['gcc-14', '--version'])).toMatch(/^gcc-14 \(Debian 14\.[^]*\) 14\./);
+  });
+
+  it("has the suite's Node (20.19 in trixie)", () => {
+    expect(runInRoot(root, ['node', '-p', 'process.versions.node'])).toMatch(/^20\.(19|[2-9]\d)\.\d+\n$/);
   });
 
   it('builds static programs for armhf and arm64 in a bound host folder the host then reads', () => {

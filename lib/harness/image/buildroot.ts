@@ -1,6 +1,6 @@
 // Build roots: a minimal Debian of a guest kernel's suite with the compiler
-// that kernel was built with (native, armhf and arm64), where its companion
-// modules are built. Debian's headers name their compiler (gcc-14 for 6.12,
+// that kernel was built with (native, armhf and arm64) and the suite's Node,
+// where its companion modules are built. Debian's headers name their compiler (gcc-14 for 6.12,
 // gcc-16 for 7.x), which the host's own suite may not carry. Roots are
 // cached by suite, compiler and package list; commands run in them in a
 // private mount namespace, so no mount outlives the command.
@@ -27,6 +27,11 @@ export function rootPackages(gcc: number): string[][] {
     // Full perl, not perl-base: 6.12's W=1 runs scripts/kernel-doc, which wants Pod::Usage.
     ['perl'],
     [`gcc-${gcc}-arm-linux-gnueabihf`], [`gcc-${gcc}-aarch64-linux-gnu`],
+    // The suite's own Node: `devmap kmod` runs here as a user's machine of
+    // that suite would run it, and the prebuilt addon is loaded by that
+    // suite's Node major (trixie 20, sid 24) -- nothing else can bring
+    // another Node onto this machine.
+    ['nodejs'],
   ];
 }
 
