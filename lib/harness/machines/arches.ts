@@ -6,6 +6,8 @@ export interface GuestArch {
   /** Key in qemu/guest.lock.json. */
   key: string;
   debArch: string;
+  /** Node's process.arch there: the package's prebuilds/linux-<nodeArch>/ serves it. */
+  nodeArch: 'x64' | 'arm' | 'arm64';
   qemu: string;
   /** linux-image-<flavour> names the archive's current kernel. */
   flavour: string;
@@ -48,10 +50,11 @@ function crossTools(prefix: string): { cmd: string; pkg: string }[] {
 }
 
 export const ARCHES: Record<string, GuestArch> = {
-  x86_64: { key: 'x86_64', debArch: 'amd64', qemu: 'qemu-system-x86_64', flavour: 'amd64', boot: 'pvh' },
+  x86_64: { key: 'x86_64', debArch: 'amd64', nodeArch: 'x64', qemu: 'qemu-system-x86_64', flavour: 'amd64', boot: 'pvh' },
   armhf: {
     key: 'armhf',
     debArch: 'armhf',
+    nodeArch: 'arm',
     qemu: 'qemu-system-arm',
     flavour: 'armmp',
     boot: 'zimage',
@@ -61,6 +64,7 @@ export const ARCHES: Record<string, GuestArch> = {
   arm64: {
     key: 'arm64',
     debArch: 'arm64',
+    nodeArch: 'arm64',
     qemu: 'qemu-system-aarch64',
     flavour: 'arm64',
     boot: 'zimage',
