@@ -13,7 +13,7 @@ describe('the package list', () => {
   const groups = rootPackages(12);
 
   it("takes each need's first name the suite has: bookworm's older names where trixie's are missing", () => {
-    const bookworm = new Set(['gcc-12', 'make', 'libc6-dev', 'libc6-dev-armhf-cross', 'libc6-dev-arm64-cross', 'libelf1', 'libssl3', 'zlib1g', 'dwarves', 'perl', 'gcc-12-arm-linux-gnueabihf', 'gcc-12-aarch64-linux-gnu', 'nodejs']);
+    const bookworm = new Set(['gcc-12', 'make', 'libc6-dev', 'libc6-dev-armhf-cross', 'libc6-dev-arm64-cross', 'libelf1', 'libssl3', 'zlib1g', 'dwarves', 'perl', 'gcc-12-arm-linux-gnueabihf', 'gcc-12-aarch64-linux-gnu', 'nodejs', 'kmod', 'xz-utils']);
     const picked = resolvePackages(groups, (p) => (bookworm.has(p) ? '1' : undefined), 'bookworm');
     expect(new Set(picked)).toEqual(bookworm);
     const trixie = resolvePackages(rootPackages(14), () => '1', 'trixie');

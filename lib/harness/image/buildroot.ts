@@ -32,6 +32,10 @@ export function rootPackages(gcc: number): string[][] {
     // suite's Node major (trixie 20, sid 24) -- nothing else can bring
     // another Node onto this machine.
     ['nodejs'],
+    // What `devmap kmod install` runs besides make, as any Debian with a
+    // kernel has it: depmod (kmod), and xz, with which 6.12's and 7.x's
+    // modules_install compresses every module (CONFIG_MODULE_COMPRESS_ALL).
+    ['kmod'], ['xz-utils'],
   ];
 }
 
