@@ -140,7 +140,7 @@ async function loadHarness() {
 async function machineTiers(h, name, suffix) {
   try {
     if (!h.MACHINES[name]) throw new Error(`no machine "${name}"; known: ${Object.keys(h.MACHINES).join(', ')}`);
-    h.prepareImage(h.MACHINES[name].arch, undefined, process.env.DEVMAP_KERNEL);
+    h.prepareImage(h.MACHINES[name].arch, undefined, process.env.DEVMAP_KERNEL, { vitest: true });
   } catch (err) {
     // A companion module that does not build is a failure of this kernel, not a reason the tier could not run.
     if (err.code === 'ERR_DEVMAP_KMOD_BUILD') return [{ name: `guest ${name}${suffix}`, passed: 0, failed: 1, skipped: 0, skips: [], failures: [{ name: 'kernel modules (build)', message: err.message }] }];

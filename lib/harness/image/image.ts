@@ -7,7 +7,8 @@ import { findSuite } from '../machines/suites.js';
 import { devmapError } from '../../errors.js';
 import { stderrLog, type Log } from './cache.js';
 import { fetchGuestPackages } from './debian.js';
-import { crossAddon, isForeign, unpackUserland } from './foreign.js';
+import { guestAddon } from './addon.js';
+import { isForeign, unpackUserland } from './foreign.js';
 import { ensureHostTools } from './hosttools.js';
 import { unpackKernel, type GuestKernel } from './kernel.js';
 import { buildModules, type BuiltModule } from './kmods.js';
@@ -21,10 +22,17 @@ export interface GuestImage {
   modules: BuiltModule[];
   /** The base initramfs (uncompressed newc cpio). */
   initrd: string;
+  /** Whether it carries vitest, for the guest tier. */
+  vitest: boolean;
 }
 
-/** `kernel`: the Debian suite of the guest kernel (default $DEVMAP_KERNEL, else machines/suites.ts DEFAULT_SUITE). */
-export function prepareImage(arch = 'x86_64', log: Log = stderrLog, suiteName?: string): GuestImage {
+export interface ImageOptions {
+  /** For the guest tier: bring vitest (an error if it is not installed). Default: without. */
+  vitest?: boolean;
+}
+
+/** `suiteName`: the Debian suite of the guest kernel (default $DEVMAP_KERNEL, else machines/suites.ts DEFAULT_SUITE). */
+export function prepareImage(arch = 'x86_64', log: Log = stderrLog, suiteName?: string, { vitest = false }: ImageOptions = {}): GuestImage {
   const suite = findSuite(suiteName);
   const a = ARCHES[arch];
   if (!a) throw devmapError('ERR_DEVMAP_ARCH', `no guest architecture "${arch}"; known: ${Object.keys(ARCHES).join(', ')}`);
@@ -41,8 +49,8 @@ export function prepareImage(arch = 'x86_64', log: Log = stderrLog, suiteName?: 
     const lines = broken.map((b) => `  ${b.dir.replace(/^.*\/native\//, 'native/')}: ${first(b.error!)}`);
     throw devmapError('ERR_DEVMAP_KMOD_BUILD', `companion module(s) do not build against ${suite.title}'s kernel ${kernel.abi} (${arch}):\n${lines.join('\n')}\n(the whole compiler output is above)`);
   }
-  // A foreign guest gets Node from its own arch's packages and a cross-built addon.
-  const userland = foreign ? { tree: unpackUserland(pkgs.userland ?? {}, debs, log), addon: crossAddon(a, log) } : undefined;
-  const initrd = buildRootfs(kernel, modules, arch, log, userland);
-  return { arch, suite: suite.name, kernel, modules, initrd };
+  // A foreign guest gets Node from its own arch's packages.
+  const userland = foreign ? unpackUserland(pkgs.userland ?? {}, debs, log) : undefined;
+  const initrd = buildRootfs(kernel, modules, arch, log, { addon: guestAddon(a, log), userland, vitest });
+  return { arch, suite: suite.name, kernel, modules, initrd, vitest };
 }

@@ -1,14 +1,16 @@
 // The guest's root file system (an uncompressed initramfs): busybox, the
-// host's node and its libraries, the built addon, the compiled project with
-// the node_modules the guest tier needs, the kernel modules, and /init.
+// host's node and its libraries, the addon, the compiled package with the
+// node_modules it needs (and vitest's for the guest tier), the kernel
+// modules, and /init. devmap may be its own checkout or installed in a
+// user's project: everything goes at the path it has here.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join, posix } from 'node:path';
 
 import { packageRoot } from '../../paths.js';
 import { devmapError } from '../../errors.js';
 import { MACHINES } from '../machines/machines.js';
-import { cacheDir, run, type Log } from './cache.js';
+import { cacheDir, run, sha256, type Log } from './cache.js';
 import { writeCpio, type CpioEntry } from './cpio.js';
 import { externalizedBuiltins, FileSet, lddLibraries } from './files.js';
 import { addUserland, busyboxApplets } from './foreign.js';
@@ -16,7 +18,7 @@ import { GUEST_PROGRAMS } from './hosttools.js';
 import type { GuestKernel } from './kernel.js';
 import type { BuiltModule } from './kmods.js';
 import { guestModulePath, moduleFile, resolveModules } from './kdeps.js';
-import { nodeModulesClosure } from './npmdeps.js';
+import { GUEST_TIER_PACKAGES, nodeModulesClosure } from './npmdeps.js';
 
 /**
  * The project's short name in the guest, a link to its real place there:
@@ -27,13 +29,25 @@ export const GUEST_PROJECT = '/devmap';
 /** Where our kernel modules live in the guest. */
 export const GUEST_KMODS = '/lib/modules/devmap';
 
-/** Project files the guest needs besides node_modules (lib/ for specs that import sources). */
-const PROJECT_PARTS = ['package.json', 'vitest.config.mjs', 'dist', 'lib', 'test', 'bench', 'build/Release/devmap.node'];
+/**
+ * Package files the guest needs besides node_modules and the addon; a
+ * checkout's lib/, test/ and bench/ too (specs import sources), which an
+ * installed package does not have.
+ */
+const PROJECT_PARTS = ['package.json', 'vitest.config.mjs', 'dist', 'lib', 'test', 'bench'];
 
-/** A foreign guest's own Node, libraries and programs (lib/harness/image/foreign.ts) and its cross-built addon. */
-export interface GuestUserland {
-  tree: string;
-  addon: string;
+/** The addon the guest loads (lib/harness/image/addon.ts): a file or a prebuilds/ folder, at `to`. */
+export interface GuestAddon {
+  from: string;
+  to: string;
+}
+
+export interface RootfsOptions {
+  addon: GuestAddon;
+  /** A foreign guest's own Node, libraries and programs (lib/harness/image/foreign.ts). */
+  userland?: string;
+  /** Bring vitest (the guest tier's worker) and what it needs. */
+  vitest: boolean;
 }
 
 function addBusybox(fs: FileSet, busybox: string, foreign: boolean): void {
@@ -47,38 +61,34 @@ function addBusybox(fs: FileSet, busybox: string, foreign: boolean): void {
   fs.add({ type: 'symlink', path: '/sbin', target: 'bin' });
 }
 
-function addProject(fs: FileSet, userland?: GuestUserland): void {
-  for (const part of ['dist', 'build/Release/devmap.node']) {
-    if (!existsSync(join(packageRoot, part))) {
-      throw devmapError('ERR_DEVMAP_BUILD', `${part} is missing: run "npm install" (builds the addon) and "npx tsc -p ." first`);
-    }
-  }
+function addProject(fs: FileSet, o: RootfsOptions): void {
+  if (!existsSync(join(packageRoot, 'dist'))) throw devmapError('ERR_DEVMAP_BUILD', `${packageRoot}/dist is missing: run "npm run build" there`);
   for (const part of PROJECT_PARTS) {
     const src = join(packageRoot, part);
     if (!existsSync(src)) continue;
-    // A foreign guest loads the cross-built addon from the usual path.
-    if (userland && part.endsWith('.node')) fs.file(userland.addon, posix.join(packageRoot, part));
-    else if (part.includes('.')) fs.file(src, posix.join(packageRoot, part));
+    if (part.includes('.')) fs.file(src, posix.join(packageRoot, part));
     else fs.tree(src, posix.join(packageRoot, part), (_p, name) => name === 'node_modules');
   }
+  if (statSync(o.addon.from).isDirectory()) fs.tree(o.addon.from, o.addon.to);
+  else fs.file(o.addon.from, o.addon.to);
   // The bin entry must be executable; tsc does not set the mode.
   if (packageRoot !== GUEST_PROJECT) fs.add({ type: 'symlink', path: GUEST_PROJECT, target: packageRoot });
   fs.file(join(packageRoot, 'dist', 'cli.js'), join(packageRoot, 'dist', 'cli.js'), 0o755);
   fs.add({ type: 'symlink', path: '/usr/bin/devmap', target: `${GUEST_PROJECT}/dist/cli.js` });
   // ESM ignores NODE_PATH; a node_modules at / is on every lookup path below it.
   fs.add({ type: 'symlink', path: '/node_modules/devmap', target: GUEST_PROJECT });
-  for (const dir of nodeModulesClosure(packageRoot)) {
-    fs.tree(dir, dir, (_p, name) => name === 'node_modules');
-  }
+  const deps = nodeModulesClosure(packageRoot, o.vitest ? GUEST_TIER_PACKAGES : []);
+  for (const l of deps.links) fs.add({ type: 'symlink', ...l });
+  for (const dir of deps.dirs) fs.tree(dir, dir, (_p, name) => name === 'node_modules');
   // Native bindings (ours, rolldown's, lightningcss's) need librt & co., which ldd of node does not list.
   // (A foreign guest's libraries come whole from its packages.)
-  if (!userland) for (const e of [...fs.entries.values()]) {
+  if (!o.userland) for (const e of [...fs.entries.values()]) {
     if (e.type === 'file' && e.from.endsWith('.node')) for (const lib of lddLibraries(e.from)) fs.hostLibrary(lib);
   }
 }
 
-function addNode(fs: FileSet, userland?: GuestUserland): void {
-  if (userland) return addUserland(fs, userland.tree);
+function addNode(fs: FileSet, userland?: string): void {
+  if (userland) return addUserland(fs, userland);
   const node = realpathSync(process.execPath);
   fs.file(node, '/usr/bin/node', 0o755);
   const libs = lddLibraries(node);
@@ -117,8 +127,13 @@ function hashEntries(entries: CpioEntry[]): string {
   return h.digest('hex').slice(0, 16);
 }
 
-/** Builds (or finds cached) the base initramfs of `arch`; returns its path. */
-export function buildRootfs(kernel: GuestKernel, ours: BuiltModule[], arch: string, log: Log, userland?: GuestUserland): string {
+/**
+ * Builds (or finds cached) the base initramfs of `arch`; returns its path.
+ * One image is kept per arch, kernel suite, flavour (with vitest or not)
+ * and package folder: two projects, or the test tier and `guest run`, do
+ * not evict each other's.
+ */
+export function buildRootfs(kernel: GuestKernel, ours: BuiltModule[], arch: string, log: Log, o: RootfsOptions): string {
   const fs = new FileSet();
   for (const d of ['/proc', '/sys', '/dev', '/tmp', '/run', '/root', '/etc/devmap', '/mnt']) fs.add({ type: 'dir', path: d });
   // The kernel opens /dev/console for /init before devtmpfs is mounted.
@@ -127,20 +142,20 @@ export function buildRootfs(kernel: GuestKernel, ours: BuiltModule[], arch: stri
   fs.add({ type: 'data', path: '/etc/devmap/abi', data: kernel.abi + '\n' });
   fs.file(join(packageRoot, 'qemu', 'guest', 'init.sh'), '/init', 0o755);
   fs.file(join(packageRoot, 'qemu', 'guest', 'vitest-bridge.mjs'), '/etc/devmap/vitest-bridge.mjs');
-  addBusybox(fs, kernel.busybox, Boolean(userland));
-  addNode(fs, userland);
+  addBusybox(fs, kernel.busybox, Boolean(o.userland));
+  addNode(fs, o.userland);
   addModules(fs, kernel, ours, arch);
-  addProject(fs, userland);
+  addProject(fs, o);
   const entries = fs.sorted();
   const dir = join(cacheDir(), 'images');
-  const kind = `${arch}-${kernel.suite}`;
+  const kind = `${arch}-${kernel.suite}-${o.vitest ? 'tier' : 'run'}-${sha256(packageRoot).slice(0, 8)}`;
   const out = join(dir, `${kind}-${hashEntries(entries)}.cpio`);
   if (existsSync(out)) return out;
   log(`building the ${kind} guest root (${entries.length} files)`);
   mkdirSync(dir, { recursive: true });
   writeCpio(`${out}.tmp-${process.pid}`, entries);
   renameSync(`${out}.tmp-${process.pid}`, out);
-  // One image per arch and kernel suite is enough; older ones only fill the disk.
+  // One image of a kind is enough; older ones only fill the disk.
   // (A parallel process may still be booting an older one: it keeps its open file.)
   for (const f of readdirSync(dir)) if (f.startsWith(`${kind}-`) && f.endsWith('.cpio') && join(dir, f) !== out) rmSync(join(dir, f), { force: true });
   return out;

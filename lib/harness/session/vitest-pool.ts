@@ -79,7 +79,7 @@ class GuestWorker {
 
   async start(): Promise<void> {
     const m = findMachine(this.pool.machine);
-    const image = prepareImage(m.arch);
+    const image = prepareImage(m.arch, stderrLog, undefined, { vitest: true });
     const { role, ...run } = { ...sessionFromEnv(), ...this.pool.run };
     // DEVMAP_DEVICES: what this machine promises, so that a spec tells a
     // device the machine lacks (skip) from one that went missing (fail).
