@@ -1,6 +1,6 @@
 // The one place the addon is loaded. Imports nothing else from lib/ but the
 // path helper (a leaf without side effects).
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
@@ -125,17 +125,57 @@ export interface NativeConstants {
   POLLIN: number;
 }
 
-function load(): [NativeAddon, string] {
-  // DEVMAP_ADDON names a prebuilt addon (a cross build for a guest, say).
-  const candidates = [process.env.DEVMAP_ADDON, join(packageRoot, 'build', 'Release', 'devmap.node')];
-  const require = createRequire(import.meta.url);
-  for (const file of candidates) {
-    if (file && existsSync(file)) return [require(file) as NativeAddon, file];
+/** node-gyp-build's lookup (it ships no types). */
+interface NodeGypBuild {
+  /** build/Release, build/Debug, then prebuilds/<platform>-<arch>/ under `dir`; throws when none has an addon. */
+  path(dir: string): string;
+}
+
+/** The prebuilds/ folders this package has, e.g. ['linux-arm', 'linux-arm64']. */
+function prebuildDirs(): string[] {
+  const dir = join(packageRoot, 'prebuilds');
+  return existsSync(dir) ? readdirSync(dir).filter((d) => !d.startsWith('.')).sort() : [];
+}
+
+function notLoaded(message: string, cause: unknown): Error {
+  const err = new Error(message, { cause });
+  return Object.assign(err, { code: 'ERR_DEVMAP_ADDON' });
+}
+
+/**
+ * DEVMAP_ADDON names an addon file (a cross build for a guest, say); else
+ * node-gyp-build's order: a local build (build/Release) wins over the
+ * package's prebuilds/<platform>-<arch>/.
+ */
+function locate(require: NodeJS.Require): string {
+  const named = process.env.DEVMAP_ADDON;
+  if (named && existsSync(named)) return named;
+  try {
+    return (require('node-gyp-build') as NodeGypBuild).path(packageRoot);
+  } catch (err) {
+    const target = `${process.platform}-${process.arch}`;
+    const have = prebuildDirs();
+    throw notLoaded(
+      `devmap: the native addon is not built for ${target}, and this package has ${have.length ? `prebuilds for ${have.join(', ')} only` : 'no prebuilds'} ` +
+        `(looked in ${named ? `DEVMAP_ADDON=${named}, ` : ''}${join(packageRoot, 'build', 'Release')} and ${join(packageRoot, 'prebuilds', target)}); ` +
+        `build it from source with "npm rebuild devmap" (needs make, g++ and python3), or "npm install" in ${packageRoot}`,
+      err
+    );
   }
-  throw new Error(
-    `devmap: the native addon is not built (looked for ${candidates.filter(Boolean).join(', ')}); ` +
-      `run "npm rebuild devmap" (or "npm install" in ${packageRoot})`
-  );
+}
+
+function load(): [NativeAddon, string] {
+  const require = createRequire(import.meta.url);
+  const file = locate(require);
+  try {
+    return [require(file) as NativeAddon, file];
+  } catch (err) {
+    throw notLoaded(
+      `devmap: the native addon ${file} did not load (${(err as Error).message.split('\n')[0]}); ` +
+        'build it for this machine with "npm rebuild devmap --build-from-source" (needs make, g++ and python3)',
+      err
+    );
+  }
 }
 
 /** The addon, and the file it was loaded from. */

@@ -9,18 +9,18 @@
 //                                           (DIR defaults to build/cmake; pass a toolchain with
 //                                           --CDCMAKE_TOOLCHAIN_FILE=... to cross-build)
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { nodeDir, nodeGyp } from './node-gyp.mjs';
+
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
-const nodedir = process.env.npm_config_nodedir || dirname(dirname(process.execPath));
-if (!existsSync(join(nodedir, 'include', 'node', 'node_api.h'))) {
-  console.error(
-    `devmap: no Node headers under ${nodedir}/include/node; install them ` +
-      '(Debian: apt-get install libnode-dev) or set npm_config_nodedir to a Node install prefix.'
-  );
+let nodedir;
+try {
+  nodedir = nodeDir();
+} catch (err) {
+  console.error(err.message);
   process.exit(1);
 }
 
@@ -46,7 +46,7 @@ if (argv[0] === '--cmake') {
   // cmake-js reads the header location from npm's environment variable.
   run(process.execPath, [cmakeJs, 'build', '-d', 'native', '-O', out, ...rest], { ...process.env, npm_config_nodedir: nodedir });
 } else {
-  // npm points npm_config_node_gyp at the node-gyp it bundles.
-  const gyp = process.env.npm_config_node_gyp;
-  run(gyp ? process.execPath : 'node-gyp', [...(gyp ? [gyp] : []), 'rebuild', `--nodedir=${nodedir}`]);
+  const gyp = nodeGyp();
+  const script = gyp.endsWith('.js');
+  run(script ? process.execPath : gyp, [...(script ? [gyp] : []), 'rebuild', `--nodedir=${nodedir}`]);
 }

@@ -7,7 +7,7 @@
 // id: each guest leaves its own (IVPosition) in shared memory, and the host
 // reads both there before it talks to them. It kills the server when ping
 // asks for it; after() checks that both guests joined as the ids they left.
-// The layout is layouts.mjs PAIR. Runs from dist/ (npm run build).
+// The layout is layouts.mjs PAIR. Runs from dist/ (npm run compile).
 import { Channel } from '../../dist/ipc/channel.js';
 import { connectIvshmemPeer } from '../../dist/ivshmem/peer.js';
 import { bytesOf, controlWords, hostChannels, PAIR, PAIR_WORD, PEER_ID_WORD } from './layouts.mjs';
