@@ -91,6 +91,12 @@ export interface ScratchOptions {
   manager?: 'npm' | 'pnpm';
   /** The project's folder name, and so its package name (default: the temp folder's random one). */
   name?: string;
+  /**
+   * An exact folder instead (emptied first, kept afterwards): guest images
+   * are keyed by the package's path, so a test that boots from the project
+   * keeps one stable place and reuses its images run after run.
+   */
+  dir?: string;
 }
 
 /**
@@ -106,8 +112,9 @@ export interface ScratchOptions {
  * pnpm a symlink into node_modules/.pnpm). Throws with the installer's output
  * when it fails; for pnpm, check pnpmMissing() first.
  */
-export function scratchProject(tarball: string, { manager = 'npm', name }: ScratchOptions = {}): string {
-  const dir = name ? join(tempDir(), name) : tempDir();
+export function scratchProject(tarball: string, { manager = 'npm', name, dir: at }: ScratchOptions = {}): string {
+  const dir = at ?? (name ? join(tempDir(), name) : tempDir());
+  if (at) rmSync(at, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   sh('npm', ['init', '-y'], { cwd: dir });
   if (manager === 'pnpm') sh('npm', ['exec', '--yes', PNPM, '--', 'install', '--ignore-scripts', tarball], { cwd: dir });

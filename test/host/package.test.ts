@@ -77,7 +77,7 @@ beforeAll(() => {
 
 describe('the tarball', () => {
   it('carries dist/, the sources a source build and the kernel modules need, the guest files and docs', () => {
-    for (const f of ['package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/cli.js', 'dist/native.js', 'binding.gyp', 'native/addon/addon.cc', 'native/addon/common.h',
+    for (const f of ['package.json', 'LICENSE', 'README.md', 'dist/index.js', 'dist/index.d.ts', 'dist/cli.js', 'dist/native.js', 'binding.gyp', 'native/addon/addon.cc', 'native/addon/common.h',
       'native/CMakeLists.txt', 'native/toolchain-arm64.cmake', 'native/toolchain-armhf.cmake', 'native/kmod/ivshmem/Kbuild', 'native/kmod/edu/devmap_edu.h',
       'qemu/guest/init.sh', 'qemu/guest.lock.json', 'scripts/install.mjs', 'scripts/build-addon.mjs', 'scripts/node-gyp.mjs', 'docs/prebuilds.md']) {
       expect(files, f).toContain(f);
@@ -88,7 +88,8 @@ describe('the tarball', () => {
     const folders = (f: string): string[] => f.split('/').slice(0, -1);
     const bad = files.filter((f) =>
       folders(f).some((d) => ['test', 'artifacts', 'build', 'node_modules', '.cache', 'cache'].includes(d)) ||
-      /\.(o|ko|mod|mod\.c|cmd|tgz|log)$/.test(f) || /(^|\/)(Module\.symvers|modules\.order|smoke)$/.test(f) ||
+      // Source maps point at lib/*.ts, which the package does not carry.
+      /\.(o|ko|mod|mod\.c|cmd|tgz|log|map)$/.test(f) || /(^|\/)(Module\.symvers|modules\.order|smoke)$/.test(f) ||
       // Scripts: only what installing and running need (a source build; the harness's cross builds).
       /^scripts\/(?!(install|build-addon|node-gyp)\.mjs$)/.test(f));
     expect(bad).toEqual([]);

@@ -62,7 +62,7 @@ function addBusybox(fs: FileSet, busybox: string, foreign: boolean): void {
 }
 
 function addProject(fs: FileSet, o: RootfsOptions): void {
-  if (!existsSync(join(packageRoot, 'dist'))) throw devmapError('ERR_DEVMAP_BUILD', `${packageRoot}/dist is missing: run "npm run build" there`);
+  if (!existsSync(join(packageRoot, 'dist'))) throw devmapError('ERR_DEVMAP_BUILD', `${packageRoot}/dist is missing: run "npm run compile" there (a package from npm ships it)`);
   for (const part of PROJECT_PARTS) {
     const src = join(packageRoot, part);
     if (!existsSync(src)) continue;
