@@ -408,3 +408,4 @@ module_amba_driver(clcd_driver);
 MODULE_DESCRIPTION("devmap: PL111 CLCD fbdev on a dma_alloc_wc buffer, mapped with dma_mmap_wc");
 MODULE_AUTHOR("devmap");
 MODULE_LICENSE("GPL");
+MODULE_VERSION(DEVMAP_KMOD_VERSION);

@@ -389,3 +389,4 @@ module_pci_driver(edu_driver);
 
 MODULE_DESCRIPTION("devmap: DMA buffers and transfers for QEMU's edu device");
 MODULE_LICENSE("GPL");
+MODULE_VERSION(DEVMAP_KMOD_VERSION);

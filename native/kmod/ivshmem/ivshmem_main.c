@@ -380,3 +380,4 @@ module_pci_driver(ivshmem_driver);
 MODULE_DESCRIPTION("devmap: /dev/ivshmemN for QEMU's ivshmem PCI device");
 MODULE_AUTHOR("devmap contributors");
 MODULE_LICENSE("GPL");
+MODULE_VERSION(DEVMAP_KMOD_VERSION);
