@@ -1,7 +1,8 @@
 // Where code lives, checked against the imports themselves: the runtime
 // library (core + one folder per device) never reaches the harness or the
 // CLI; the harness is layered one way (machines <- image <- qemu <- session)
-// and never loads the addon; no import circle between files or folders.
+// and never loads the addon; lib/kmod/, which `devmap kmod` and the harness
+// share, stands on the core alone; no import circle between files or folders.
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, posix, relative } from 'node:path';
@@ -98,6 +99,13 @@ describe('layers of lib/', () => {
   it('no harness module loads the addon, directly or through what it imports', () => {
     const harness = [...g.keys()].filter((f) => roomOf(f).startsWith('harness/'));
     expect(harness.filter((f) => closure(g, f).has('lib/native.ts'))).toEqual([]);
+  });
+
+  it('lib/kmod/ (the companion modules, shared by the CLI and the harness) imports only the core and never loads the addon', () => {
+    const kmod = [...g.keys()].filter((f) => roomOf(f) === 'kmod');
+    expect(kmod.length).toBeGreaterThan(0);
+    expect(edges.filter((e) => e.a === 'kmod' && e.b !== 'kmod' && e.b !== 'core').map((e) => `${e.from} -> ${e.to}`)).toEqual([]);
+    expect(kmod.filter((f) => closure(g, f).has('lib/native.ts'))).toEqual([]);
   });
 
   it('nothing in lib/ imports lib/index.ts, and no import circle joins files or folders', () => {

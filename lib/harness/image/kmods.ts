@@ -2,12 +2,14 @@
 // a Kbuild or Makefile, so modules added later are picked up) against the
 // guest kernel's headers. Each build happens in a copy inside the cache,
 // keyed by the source's content hash and the ABI: the source tree stays
-// clean and an unchanged module is never rebuilt.
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
+// clean and an unchanged module is never rebuilt. Which folders, for which
+// arches, and the make arguments are lib/kmod's, which `devmap kmod` uses
+// on a user's machine.
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 
 import { devmapError } from '../../errors.js';
-import { packageRoot } from '../../paths.js';
+import { buildsFor, copyModuleSource, kernelGcc as headersGcc, moduleSources, modulesMakeArgs, orderedKos } from '../../kmod/index.js';
 import { buildOnce, cacheDir, hashTree, run, sha256, type Log } from './cache.js';
 import type { GuestArch } from '../machines/machines.js';
 import { SUITES, type SuiteName } from '../machines/suites.js';
@@ -26,31 +28,13 @@ export interface BuiltModule {
   error?: string;
 }
 
-const BUILD_JUNK = /(\.o|\.ko|\.mod|\.mod\.c|\.cmd|Module\.symvers|modules\.order)$/;
-
-export function moduleSources(root = join(packageRoot, 'native', 'kmod')): string[] {
-  if (!existsSync(root)) return [];
-  return readdirSync(root, { withFileTypes: true })
-    .filter((d) => d.isDirectory() && ['Kbuild', 'Makefile'].some((f) => existsSync(join(root, d.name, f))))
-    .map((d) => join(root, d.name))
-    .sort();
-}
-
 /**
  * A module that does not compile is reported (error set) rather than thrown:
  * the guest still boots without it, and the test command counts it as a
- * failure.
+ * failure. A folder's devmap.json may restrict it to some guest arches.
  */
-/** A folder's devmap.json may restrict it to some guest arches ({"arches": ["armhf"]}). */
-function buildsFor(src: string, arch: GuestArch | undefined): boolean {
-  const file = join(src, 'devmap.json');
-  if (!arch || !existsSync(file)) return true;
-  const { arches } = JSON.parse(readFileSync(file, 'utf8')) as { arches?: string[] };
-  return !arches || arches.includes(arch.key);
-}
-
 export function buildModules(kernel: GuestKernel, log: Log, arch?: GuestArch): BuiltModule[] {
-  return moduleSources().filter((src) => buildsFor(src, arch)).map((src) => {
+  return moduleSources().filter((src) => buildsFor(src, arch?.key)).map((src) => {
     const name = src.split('/').pop()!;
     const key = sha256(kernel.abi, hashTree(src), 'smoke').slice(0, 16);
     try {
@@ -98,11 +82,7 @@ function hostSuite(): string | undefined {
 }
 
 /** The gcc major the kernel was built with, from its headers' .config (CONFIG_GCC_VERSION=140200). */
-function kernelGcc(kernel: Pick<GuestKernel, 'headers'>): number {
-  const m = /^CONFIG_GCC_VERSION=(\d+)/m.exec(readFileSync(join(kernel.headers, '.config'), 'utf8'));
-  if (!m) throw devmapError('ERR_DEVMAP_KERNEL', `${kernel.headers}/.config names no CONFIG_GCC_VERSION`);
-  return Math.floor(Number(m[1]) / 10000);
-}
+const kernelGcc = (kernel: Pick<GuestKernel, 'headers'>): number => headersGcc(kernel.headers);
 
 /** What the host needs to build modules for `kernel` itself (kernel of the host's suite). */
 export function hostKbuildTools(kernel: Pick<GuestKernel, 'headers'>, arch?: GuestArch): HostTool[] {
@@ -134,23 +114,11 @@ function build(kernel: GuestKernel, src: string, name: string, key: string, log:
   // Cross builds: the arch's compiler, the build machine's kbuild scripts (resolve.ts).
   const cross = arch?.cross ? [`ARCH=${arch.cross.kernelArch}`, `CROSS_COMPILE=${arch.cross.prefix}`] : [];
   return buildOnce(join(cacheDir(), 'kmod', `${name}-${key}`), (tmp) => {
-    mkdirSync(tmp, { recursive: true });
-    // Leftovers of a build in the source tree must not leak into ours.
-    cpSync(src, tmp, { recursive: true, filter: (p) => !BUILD_JUNK.test(p) });
+    copyModuleSource(src, tmp);
     log(`building kernel module ${name} against ${kernel.abi}`);
     const make = makeFor(kernel, log, arch);
-    make(['-C', kernel.headers, `M=${tmp}`, `KDIR=${kernel.headers}`, ...cross, 'modules'], tmp);
+    make(modulesMakeArgs(kernel.headers, tmp, cross), tmp);
     // The C smoke test of the module's ABI, static so it runs in the busybox guest.
     if (smoke && existsSync(join(tmp, 'Makefile')) && /^smoke:/m.test(readFileSync(join(tmp, 'Makefile'), 'utf8'))) make(['-C', tmp, `KDIR=${kernel.headers}`, 'smoke'], tmp, { cross: arch?.cross?.prefix });
   });
-}
-
-/** .ko files in the order kbuild wrote to modules.order (dependency order within a folder). */
-function orderedKos(dir: string): string[] {
-  const order = existsSync(join(dir, 'modules.order'))
-    ? readFileSync(join(dir, 'modules.order'), 'utf8').split('\n').filter(Boolean).map((l) => l.replace(/\.o$/, '.ko').replace(/^.*\//, ''))
-    : [];
-  const kos = readdirSync(dir).filter((f) => f.endsWith('.ko'));
-  kos.sort((a, b) => (order.indexOf(a) + 1 || 1e9) - (order.indexOf(b) + 1 || 1e9) || a.localeCompare(b));
-  return kos.map((f) => join(dir, f));
 }
