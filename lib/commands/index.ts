@@ -7,9 +7,10 @@ import { fbCommand } from './fb.js';
 import { guestCommand } from './guest.js';
 import { ivshmemCommand } from './ivshmem.js';
 import { ivshmemServerCommand } from './ivshmem-doorbell.js';
+import { kmodCommand } from './kmod.js';
 import { mapCommands } from './map.js';
 
 // yargs types a module by the argv its builder produces, so modules with
 // different options share no type: each is checked against its own where it
 // is defined, and the parser needs only what they have in common.
-export const commands = [demoCommand, ...mapCommands, fbCommand, ivshmemCommand, ivshmemServerCommand, eduCommand, guestCommand] as CommandModule<object, unknown>[];
+export const commands = [demoCommand, ...mapCommands, fbCommand, ivshmemCommand, ivshmemServerCommand, eduCommand, kmodCommand, guestCommand] as CommandModule<object, unknown>[];
