@@ -1,12 +1,13 @@
 // Build roots (lib/harness/image/buildroot.ts): the package list per suite,
 // and the real trixie root with gcc-14 in the normal cache (so the module
 // builds that come later reuse it), with commands run inside it.
-import { existsSync, readFileSync, symlinkSync, writeFileSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 
 import { hostArchive } from '../../lib/harness/image/apt.js';
-import { buildRoot, resolvePackages, rootPackages, runInRoot } from '../../lib/harness/image/buildroot.js';
+import { buildRoot, removeSuperseded, resolvePackages, rootPackages, runInRoot } from '../../lib/harness/image/buildroot.js';
 import { tempDir } from '../helpers/tmp.js';
 
 describe('the package list', () => {
@@ -23,6 +24,23 @@ describe('the package list', () => {
   it('names every need the suite cannot meet', () => {
     expect(() => resolvePackages(groups, (p) => (/gcc-12|pahole|dwarves/.test(p) ? undefined : '1'), 'sid'))
       .toThrow('sid has no gcc-12, pahole or dwarves, gcc-12-arm-linux-gnueabihf, gcc-12-aarch64-linux-gnu: no build root for it');
+  });
+});
+
+describe('superseded roots', () => {
+  it('removes the roots of the same suite and compiler with another package list, except one a run is inside', () => {
+    const dir = tempDir();
+    for (const n of ['trixie-gcc14-new', 'trixie-gcc14-old', 'trixie-gcc14-busy', 'sid-gcc16-other', 'trixie-gcc14-half.tmp-1']) mkdirSync(join(dir, n, 'usr'), { recursive: true });
+    // A run inside holds the root's runs lock shared, as runInRoot does.
+    const busy = spawn('flock', ['--shared', join(dir, 'trixie-gcc14-busy', '.devmap-runs.lock'), 'sleep', '30'], { stdio: 'ignore' });
+    try {
+      for (let i = 0; i < 100 && !existsSync(join(dir, 'trixie-gcc14-busy', '.devmap-runs.lock')); i++) spawnSync('sleep', ['0.05']);
+      spawnSync('sleep', ['0.2']); // from the file's creation to flock holding it
+      removeSuperseded(dir, join(dir, 'trixie-gcc14-new'), 'trixie-gcc14-');
+      expect(readdirSync(dir).sort()).toEqual(['sid-gcc16-other', 'trixie-gcc14-busy', 'trixie-gcc14-half.tmp-1', 'trixie-gcc14-new']);
+    } finally {
+      busy.kill();
+    }
   });
 });
 

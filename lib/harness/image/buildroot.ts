@@ -133,7 +133,20 @@ export function buildRoot(suite: SuiteRef, gccMajor: number, log: Log): string {
   const start = Date.now();
   mmdebstrap(apt, pkgs, final, `suite=${suite.name} gcc=${gccMajor} packages=${pkgs.join(',')}`);
   log(`${suite.name} build root ready after ${Math.round((Date.now() - start) / 1000)} s`);
+  removeSuperseded(dir, final, `${suite.name}-gcc${gccMajor}-`);
   return final;
+}
+
+/**
+ * Roots of the same suite and compiler with an older package list (about
+ * 1 GB each), unless a run is inside one (it holds the runs lock shared).
+ */
+export function removeSuperseded(dir: string, final: string, prefix: string): void {
+  for (const name of readdirSync(dir)) {
+    const root = join(dir, name);
+    if (!name.startsWith(prefix) || root === final || name.includes('.tmp-')) continue;
+    spawnSync('flock', ['--exclusive', '--nonblock', runsLock(root), 'rm', '-rf', '--one-file-system', root], { stdio: 'ignore' });
+  }
 }
 
 /**
