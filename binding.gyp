@@ -9,7 +9,8 @@
         "native/addon/mapping.cc",
         "native/addon/sys.cc",
         "native/addon/fb.cc",
-        "native/addon/ipc.cc"
+        "native/addon/ipc.cc",
+        "native/addon/watch.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")"

@@ -11,3 +11,4 @@ export * from './fb/index.js';
 export * from './edu/index.js';
 export * from './ivshmem/index.js';
 export * from './ipc/index.js';
+export * from './drm/index.js';

@@ -45,7 +45,20 @@ export interface NativeAddon {
   unixConnect(path: string): number;
   /** poll(2) on the thread pool: revents per fd. Always bounded by `timeoutMs`. */
   poll(fds: number[], events: number, timeoutMs: number): Promise<number[]>;
+  /**
+   * Watches `fd` for readability on the event loop (libuv's uv_poll): while
+   * started, `callback(status, events)` runs on the JavaScript thread each
+   * time the fd is readable (status < 0: a libuv error). Only a started
+   * watcher keeps the process alive; close() is final.
+   */
+  FdWatcher: new (fd: number, callback: (status: number, events: number) => void) => FdWatcher;
   constants: NativeConstants;
+}
+
+export interface FdWatcher {
+  start(): void;
+  stop(): void;
+  close(): void;
 }
 
 export interface FbBitfield {

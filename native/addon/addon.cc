@@ -93,6 +93,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitSys(env, exports);
   InitFb(env, exports);   // after InitSys: adds to `constants`
   InitIpc(env, exports);  // likewise
+  InitWatch(env, exports);
   return exports;
 }
 

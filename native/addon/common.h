@@ -3,7 +3,8 @@
 // madvise, ioctl (plus the fbdev ones whose structs differ between 32- and
 // 64-bit ABIs), memfd_create, eventfd, SCM_RIGHTS fd passing, a UNIX socket
 // libuv never reads, and blocking waits (poll, FBIO_WAITFORVSYNC) on the
-// thread pool -- and single-width volatile loads/stores. Everything else --
+// thread pool, an fd-readable watcher on the event loop -- and single-width
+// volatile loads/stores. Everything else --
 // opening files, checking options, policy -- lives in lib/*.ts.
 #pragma once
 
@@ -98,5 +99,6 @@ void InitMapping(Napi::Env env, Napi::Object exports);
 void InitSys(Napi::Env env, Napi::Object exports);
 void InitFb(Napi::Env env, Napi::Object exports);
 void InitIpc(Napi::Env env, Napi::Object exports);
+void InitWatch(Napi::Env env, Napi::Object exports);
 
 }  // namespace devmap

@@ -1,15 +1,18 @@
 // The companion modules' user-space headers against their TypeScript mirrors
-// (lib/ivshmem/abi.ts, lib/edu/abi.ts). A C program generated from the
+// (lib/ivshmem/abi.ts, lib/edu/abi.ts), and the kernel's DRM uapi headers
+// against lib/drm/abi.ts (at the end). A C program generated from the
 // headers prints every object-like #define, every struct's size and every
 // field's offset and width; the TypeScript numbers must match, and the
 // decoders and encoders (and Edu's own alloc/word records) are run on bytes
 // laid out by those offsets.
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { _IO, _IOR, _IOW, _IOWR } from '../../lib/ioctl.js';
+import * as drm from '../../lib/drm/abi.js';
+import * as drmStructs from '../../lib/drm/structs.js';
 import * as edu from '../../lib/edu/abi.js';
 import { openEdu } from '../../lib/edu/device.js';
 import { eduSys } from '../../lib/edu/sys.js';
@@ -233,5 +236,104 @@ describe.skipIf(!hasCc)('ioctl ABI against the C headers (needs a C compiler: cc
 
   it("lib/ioctl.ts's _IO/_IOR/_IOW/_IOWR agree with <linux/ioctl.h>", () => {
     for (const [expr, ts] of SAMPLES) expect([expr, ts]).toEqual([expr, c(expr)]);
+  });
+});
+
+// The DRM ABI of lib/drm/abi.ts against the kernel's uapi headers drm.h,
+// drm_mode.h and drm_fourcc.h: the copies libdrm's development package
+// installs (/usr/include/libdrm; Debian: libdrm-dev) or the kernel's own
+// (/usr/include/drm). devmap itself never links libdrm.
+const drmInclude = ['/usr/include/libdrm', '/usr/include/drm'].find((d) => existsSync(join(d, 'drm_mode.h')));
+
+/** struct.field -> the offset lib/drm's encoders and decoders use. */
+const DRM_FIELDS: Record<string, number> = {
+  'drm_get_cap.value': 8,
+  'drm_mode_card_res.count_fbs': 32, 'drm_mode_card_res.count_encoders': 44, 'drm_mode_card_res.max_height': 60,
+  'drm_mode_modeinfo.hdisplay': 4, 'drm_mode_modeinfo.vscan': 22, 'drm_mode_modeinfo.vrefresh': 24, 'drm_mode_modeinfo.flags': 28, 'drm_mode_modeinfo.type': 32, 'drm_mode_modeinfo.name': 36,
+  'drm_mode_crtc.count_connectors': 8, 'drm_mode_crtc.crtc_id': 12, 'drm_mode_crtc.fb_id': 16, 'drm_mode_crtc.x': 20, 'drm_mode_crtc.y': 24, 'drm_mode_crtc.gamma_size': 28, 'drm_mode_crtc.mode_valid': 32, 'drm_mode_crtc.mode': 36,
+  'drm_mode_get_encoder.encoder_type': 4, 'drm_mode_get_encoder.crtc_id': 8, 'drm_mode_get_encoder.possible_crtcs': 12, 'drm_mode_get_encoder.possible_clones': 16,
+  'drm_mode_get_connector.modes_ptr': 8, 'drm_mode_get_connector.props_ptr': 16, 'drm_mode_get_connector.prop_values_ptr': 24, 'drm_mode_get_connector.count_modes': 32,
+  'drm_mode_get_connector.count_props': 36, 'drm_mode_get_connector.count_encoders': 40, 'drm_mode_get_connector.encoder_id': 44, 'drm_mode_get_connector.connector_id': 48,
+  'drm_mode_get_connector.connector_type': 52, 'drm_mode_get_connector.connector_type_id': 56, 'drm_mode_get_connector.connection': 60, 'drm_mode_get_connector.mm_width': 64, 'drm_mode_get_connector.mm_height': 68,
+  'drm_mode_get_plane_res.count_planes': 8,
+  'drm_mode_get_plane.crtc_id': 4, 'drm_mode_get_plane.fb_id': 8, 'drm_mode_get_plane.possible_crtcs': 12, 'drm_mode_get_plane.count_format_types': 20, 'drm_mode_get_plane.format_type_ptr': 24,
+  'drm_mode_fb_cmd2.width': 4, 'drm_mode_fb_cmd2.height': 8, 'drm_mode_fb_cmd2.pixel_format': 12, 'drm_mode_fb_cmd2.handles': 20, 'drm_mode_fb_cmd2.pitches': 36,
+  'drm_mode_crtc_page_flip.fb_id': 4, 'drm_mode_crtc_page_flip.flags': 8, 'drm_mode_crtc_page_flip.user_data': 16,
+  'drm_mode_fb_dirty_cmd.num_clips': 12, 'drm_mode_fb_dirty_cmd.clips_ptr': 16,
+  'drm_mode_create_dumb.bpp': 8, 'drm_mode_create_dumb.handle': 16, 'drm_mode_create_dumb.pitch': 20, 'drm_mode_create_dumb.size': 24,
+  'drm_mode_map_dumb.offset': 8,
+  'drm_event_vblank.user_data': 8, 'drm_event_vblank.tv_sec': 16, 'drm_event_vblank.tv_usec': 20, 'drm_event_vblank.sequence': 24, 'drm_event_vblank.crtc_id': 28,
+};
+
+describe.skipIf(!hasCc || !drmInclude)('DRM ioctl ABI against drm.h, drm_mode.h and drm_fourcc.h (needs cc and the uapi DRM headers: libdrm-dev)', () => {
+  const run = (): Map<string, number> => {
+    const size = Object.keys(drm.SIZE).map((s) => `printf("size ${s} %zu\\n", sizeof(struct drm_${s}));`);
+    const ioc = Object.keys(drm.DRM_IOCTL).map((k) => `printf("value DRM_IOCTL_${k} %lu\\n", (unsigned long)(DRM_IOCTL_${k}));`);
+    const caps = Object.entries(drm.DRM_CAP).map(([, v]) => v);
+    const capNames = ['DUMB_BUFFER', 'VBLANK_HIGH_CRTC', 'DUMB_PREFERRED_DEPTH', 'DUMB_PREFER_SHADOW', 'PRIME', 'TIMESTAMP_MONOTONIC', 'ASYNC_PAGE_FLIP', 'CURSOR_WIDTH', 'CURSOR_HEIGHT', 'ADDFB2_MODIFIERS', 'PAGE_FLIP_TARGET', 'CRTC_IN_VBLANK_EVENT', 'SYNCOBJ', 'SYNCOBJ_TIMELINE'];
+    expect(caps.length).toBe(capNames.length);
+    const consts = [
+      ...capNames.map((c) => `DRM_CAP_${c}`), 'DRM_CLIENT_CAP_UNIVERSAL_PLANES', 'DRM_MODE_PAGE_FLIP_EVENT', 'DRM_EVENT_VBLANK', 'DRM_EVENT_FLIP_COMPLETE',
+      'DRM_MODE_TYPE_PREFERRED', 'DRM_DISPLAY_MODE_LEN', 'DRM_MODE_CONNECTOR_USB', 'DRM_MODE_ENCODER_DPI', ...Object.keys(drm.FORMATS).map((f) => `DRM_FORMAT_${f}`),
+    ].map((n) => `printf("value ${n} %lu\\n", (unsigned long)(${n}));`);
+    const fields = Object.keys(DRM_FIELDS).map((f) => {
+      const [s, m] = f.split('.');
+      return `printf("field ${f} %zu\\n", offsetof(struct ${s}, ${m}));`;
+    });
+    const dir = tempDir();
+    writeFileSync(join(dir, 'drm.c'), ['#include <stddef.h>', '#include <stdio.h>', '#include <drm.h>', '#include <drm_mode.h>', '#include <drm_fourcc.h>', 'int main(void) {', ...size, ...ioc, ...consts, ...fields, 'return 0; }'].join('\n'));
+    const cc = spawnSync('cc', ['-std=c11', '-Wall', '-Werror', `-I${drmInclude}`, '-o', join(dir, 'drm'), join(dir, 'drm.c')], { encoding: 'utf8' });
+    if (cc.status !== 0) throw new Error(`cc failed:\n${cc.stderr}`);
+    const out = new Map<string, number>();
+    for (const line of spawnSync(join(dir, 'drm'), { encoding: 'utf8' }).stdout.trim().split('\n')) {
+      const [kind, name, v] = line.split(' ');
+      out.set(`${kind} ${name}`, Number(v));
+    }
+    return out;
+  };
+  const c = hasCc && drmInclude ? run() : new Map<string, number>();
+  const get = (k: string): number | undefined => c.get(k);
+
+  it('struct sizes', () => {
+    for (const [s, n] of Object.entries(drm.SIZE)) expect([s, n]).toEqual([s, get(`size ${s}`)]);
+  });
+
+  it('request numbers', () => {
+    for (const [k, n] of Object.entries(drm.DRM_IOCTL)) expect([k, n]).toEqual([k, get(`value DRM_IOCTL_${k}`)]);
+  });
+
+  it('capabilities, flags, event types, connector and encoder names, fourccs', () => {
+    const names = ['DUMB_BUFFER', 'VBLANK_HIGH_CRTC', 'DUMB_PREFERRED_DEPTH', 'DUMB_PREFER_SHADOW', 'PRIME', 'TIMESTAMP_MONOTONIC', 'ASYNC_PAGE_FLIP', 'CURSOR_WIDTH', 'CURSOR_HEIGHT', 'ADDFB2_MODIFIERS', 'PAGE_FLIP_TARGET', 'CRTC_IN_VBLANK_EVENT', 'SYNCOBJ', 'SYNCOBJ_TIMELINE'];
+    expect(Object.values(drm.DRM_CAP)).toEqual(names.map((n) => get(`value DRM_CAP_${n}`)));
+    expect([drm.DRM_CLIENT_CAP_UNIVERSAL_PLANES, drm.DRM_MODE_PAGE_FLIP_EVENT, drm.DRM_EVENT_VBLANK, drm.DRM_EVENT_FLIP_COMPLETE, drm.DRM_MODE_TYPE_PREFERRED, drm.DRM_DISPLAY_MODE_LEN]).toEqual(
+      ['DRM_CLIENT_CAP_UNIVERSAL_PLANES', 'DRM_MODE_PAGE_FLIP_EVENT', 'DRM_EVENT_VBLANK', 'DRM_EVENT_FLIP_COMPLETE', 'DRM_MODE_TYPE_PREFERRED', 'DRM_DISPLAY_MODE_LEN'].map((n) => get(`value ${n}`))
+    );
+    expect(drm.CONNECTOR_TYPES.length - 1).toBe(get('value DRM_MODE_CONNECTOR_USB'));
+    expect(drm.ENCODER_TYPES.length - 1).toBe(get('value DRM_MODE_ENCODER_DPI'));
+    for (const [f, { fourcc }] of Object.entries(drm.FORMATS)) expect([f, fourcc]).toEqual([f, get(`value DRM_FORMAT_${f}`)]);
+  });
+
+  it('field offsets the encoders and decoders use', () => {
+    for (const [f, at] of Object.entries(DRM_FIELDS)) expect([f, at]).toEqual([f, get(`field ${f}`)]);
+  });
+
+  it('decoders read structs laid out at the C offsets', () => {
+    const [b, v] = drmStructs.struct(drm.SIZE.event_vblank * 2);
+    for (const [i, k] of [[0, 1], [32, 2]] as const) {
+      v.setUint32(i, drm.DRM_EVENT_FLIP_COMPLETE, true);
+      v.setUint32(i + 4, drm.SIZE.event_vblank, true);
+      v.setBigUint64(i + get('field drm_event_vblank.user_data')!, BigInt(k), true);
+      v.setUint32(i + get('field drm_event_vblank.tv_sec')!, 5, true);
+      v.setUint32(i + get('field drm_event_vblank.tv_usec')!, k, true);
+      v.setUint32(i + get('field drm_event_vblank.sequence')!, 10 + k, true);
+      v.setUint32(i + get('field drm_event_vblank.crtc_id')!, 36, true);
+    }
+    expect(drmStructs.decodeEvents(b)).toEqual([1, 2].map((k) => ({ type: 2, userData: BigInt(k), tvSec: 5, tvUsec: k, sequence: 10 + k, crtcId: 36 })));
+    const mode = { name: '1280x800', clock: 83500, hdisplay: 1280, hsyncStart: 1352, hsyncEnd: 1480, htotal: 1680, hskew: 0, vdisplay: 800, vsyncStart: 803, vsyncEnd: 809, vtotal: 831, vscan: 0, vrefresh: 60, flags: 6, type: 0x48, preferred: true };
+    const crtc = drmStructs.encodeSetCrtc(36, 38, 0, 0, mode, 0x1234n, 1);
+    const cv = new DataView(crtc.buffer);
+    expect([cv.getUint32(get('field drm_mode_crtc.crtc_id')!, true), cv.getUint32(get('field drm_mode_crtc.fb_id')!, true), cv.getUint32(get('field drm_mode_crtc.mode_valid')!, true)]).toEqual([36, 38, 1]);
+    expect(drmStructs.decodeCrtc(cv)).toEqual({ id: 36, fbId: 38, x: 0, y: 0, gammaSize: 0, mode });
+    expect(drm.fourccName(drm.FORMATS.XRGB8888.fourcc)).toBe('XR24');
   });
 });

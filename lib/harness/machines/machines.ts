@@ -33,7 +33,7 @@ export const MACHINES: Record<string, Machine> = {
     // A second bochs-drm framebuffer (/dev/fb1) at another resolution, for no
     // extra boot; its QEMU id lets the host screendump it (hostport.ts).
     args: ['-vga', 'std', '-device', 'edu,addr=0x5', '-device', 'bochs-display,id=devmap-display1,addr=0x8,xres=1024,yres=768'],
-    devices: ['ivshmem', 'edu', 'fb0', 'fb1'],
+    devices: ['ivshmem', 'edu', 'fb0', 'fb1', 'drm'],
     // They need an ivshmem server and two guests: x86_64-doorbell-pair runs them.
     specs: { exclude: ['test/guest/ivshmem-doorbell*.test.ts'] },
   },

@@ -73,7 +73,17 @@ export function fbPciAddress(fbPath: string): string | undefined {
  * of the display behind `fbPath` (by its PCI address), or QEMU's console 0.
  */
 export async function hostScreendump(fbPath?: string): Promise<Image> {
-  const pci = fbPath ? fbPciAddress(fbPath) : undefined;
+  return hostScreendumpPci(fbPath ? fbPciAddress(fbPath) : undefined);
+}
+
+/** The PCI address of a DRM card's device (/dev/dri/card0 → 0000:00:02.0); undefined for a platform device. */
+export function drmPciAddress(cardPath: string): string | undefined {
+  const dev = basename(realpathSync(`/sys/class/drm/${basename(cardPath)}/device`));
+  return /^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/.test(dev) ? dev : undefined;
+}
+
+/** QEMU's screendump of the display of the PCI device at `pci` (QEMU's console 0 when undefined), as RGBA. */
+export async function hostScreendumpPci(pci: string | undefined): Promise<Image> {
   const { png } = await askHost<{ png: string }>('screendump', pci ? { pci } : {});
   const img = pngjs.PNG.sync.read(Buffer.from(png, 'base64'));
   return { width: img.width, height: img.height, data: new Uint8Array(img.data.buffer, img.data.byteOffset, img.data.length) };
