@@ -105,6 +105,8 @@ describe('the file itself', () => {
     // checkout may live where only root can look (root's own 0700 home).
     cpSync(join(process.cwd(), 'dist'), join(dir, 'dist'), { recursive: true });
     cpSync(join(process.cwd(), 'build', 'Release', 'devmap.node'), join(dir, 'build', 'Release', 'devmap.node'));
+    // ... with the loader's one runtime dependency, which finds the addon.
+    cpSync(join(process.cwd(), 'node_modules', 'node-gyp-build'), join(dir, 'node_modules', 'node-gyp-build'), { recursive: true });
     writeFileSync(join(dir, 'package.json'), '{ "type": "module" }\n');
     const code = `import('${join(dir, 'dist', 'map.js')}').then((m) => {
       try { m.mapFile('${p}'); console.log('mapped'); } catch (e) { console.log(e.code, e.syscall); }

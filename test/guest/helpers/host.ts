@@ -105,7 +105,7 @@ export function diffPixels(a: Image, b: Image): number {
  * DRM's fbdev emulation copies its shadow to VRAM in a worker that fsync only
  * schedules, and QEMU's display models redraw on their next refresh.
  */
-export async function screenDiff(fbPath: string | undefined, diff: (shot: Image) => number, tries = 10): Promise<number> {
+export async function screenDiff(fbPath: string | undefined, diff: (shot: Image) => number, tries = 25): Promise<number> {
   let n = -1;
   for (let i = 0; i < tries && n !== 0; i++) {
     if (i) await new Promise((r) => setTimeout(r, 200));
