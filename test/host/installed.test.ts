@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import { cacheDir } from '../../lib/harness/image/cache.js';
-import { packedTarball, scratchProject } from '../helpers/pack.js';
+import { packedTarball, pnpmMissing, scratchProject } from '../helpers/pack.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const BOOT_MS = 300_000;
@@ -86,6 +86,22 @@ describe.skipIf(why !== '')(`devmap installed from its tarball into a user's pro
     expect(p.vma?.path).toBe('/dev/ivshmem0');
     // The harness did not cross-build anything for an installed package.
     expect(r.stderr).not.toMatch(/cross-building the addon/);
+  }, BOOT_MS);
+});
+
+// pnpm links every package from node_modules/.pnpm: the guest must hold the
+// links and the folders behind them for Node to resolve as it does here.
+const noPnpm = why || pnpmMissing() || '';
+describe.skipIf(noPnpm !== '')(`devmap installed by pnpm${noPnpm && ` (skipped: ${noPnpm})`}`, () => {
+  it("devmap guest run from a pnpm project: the CLI (yargs through pnpm's links) and the library work in the guest", () => {
+    const proj = scratchProject(packedTarball(), { manager: 'pnpm', dir: join(cacheDir(), 'scratch', 'pnpm-project') });
+    const cli = join(proj, 'node_modules', 'devmap', 'dist', 'cli.js');
+    const r = spawnSync(process.execPath, [cli, 'guest', 'run', '--', 'sh', '-c', `devmap --help && node -e "${PROBE.replace(/"/g, '\\"')}"`], { cwd: proj, encoding: 'utf8', timeout: BOOT_MS });
+    expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
+    expect(r.stdout).toMatch(/^  devmap guest <command> /m);
+    const p = probe(r.stdout);
+    expect(p.addon).toMatch(/\/node_modules\/\.pnpm\/devmap@[^/]+\/node_modules\/devmap\/prebuilds\/linux-x64\/devmap\.node$/);
+    expect(p.vma?.path).toBe('/dev/ivshmem0');
   }, BOOT_MS);
 });
 
