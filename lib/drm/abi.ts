@@ -29,11 +29,14 @@ export const SIZE = {
   crtc_get_sequence: 24,
   event: 8,
   event_vblank: 32,
+  mode_fb_cmd: 28,
+  gem_close: 8,
 } as const;
 
 /** Request numbers (DRM_IOCTL_*). */
 export const DRM_IOCTL = {
   GET_CAP: _IOWR(BASE, 0x0c, SIZE.get_cap),
+  GEM_CLOSE: _IOW(BASE, 0x09, SIZE.gem_close),
   SET_CLIENT_CAP: _IOW(BASE, 0x0d, SIZE.set_client_cap),
   SET_MASTER: _IO(BASE, 0x1e),
   DROP_MASTER: _IO(BASE, 0x1f),
@@ -43,6 +46,7 @@ export const DRM_IOCTL = {
   MODE_SETCRTC: _IOWR(BASE, 0xa2, SIZE.mode_crtc),
   MODE_GETENCODER: _IOWR(BASE, 0xa6, SIZE.mode_get_encoder),
   MODE_GETCONNECTOR: _IOWR(BASE, 0xa7, SIZE.mode_get_connector),
+  MODE_GETFB: _IOWR(BASE, 0xad, SIZE.mode_fb_cmd),
   MODE_RMFB: _IOWR(BASE, 0xaf, 4),
   MODE_PAGE_FLIP: _IOWR(BASE, 0xb0, SIZE.mode_crtc_page_flip),
   MODE_DIRTYFB: _IOWR(BASE, 0xb1, SIZE.mode_fb_dirty_cmd),

@@ -13,6 +13,8 @@ import type { CrtcState, Mode } from './structs.js';
 import { struct } from './structs.js';
 import { drmSys, type DrmSys } from './sys.js';
 import { createDumb, type DumbOptions } from './alloc.js';
+import { capture } from './capture.js';
+import type { Image } from '../fb/pixel.js';
 
 export type DrmCaps = Record<keyof typeof DRM_CAP, number | null>;
 
@@ -113,7 +115,8 @@ export class Drm {
   get limits(): { width: number; height: number } {
     if (!this.#limits) {
       const { res } = cardResources(this.caller);
-      this.#limits = { width: res.maxWidth, height: res.maxHeight };
+      // A card without KMS reports 0: then the u32 fields' sane bound.
+      this.#limits = { width: res.maxWidth || 16384, height: res.maxHeight || 16384 };
     }
     return { ...this.#limits };
   }
@@ -172,6 +175,11 @@ export class Drm {
    */
   pageFlip(crtc: number, fb: Fb, options: { timeoutMs?: number } = {}): Promise<FlipEvent> {
     return modeset.pageFlip(this, crtc, fb, options);
+  }
+
+  /** What `crtc` scans out now, read back as RGBA (any client's framebuffer: needs master or root). */
+  capture(crtc: number): Image {
+    return capture(this, crtc);
   }
 
   /** Flushes drawn rectangles (default: all) to the display. False where the driver needs no flush (ENOSYS). */

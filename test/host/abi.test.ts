@@ -262,6 +262,7 @@ const DRM_FIELDS: Record<string, number> = {
   'drm_mode_fb_dirty_cmd.num_clips': 12, 'drm_mode_fb_dirty_cmd.clips_ptr': 16,
   'drm_mode_create_dumb.bpp': 8, 'drm_mode_create_dumb.handle': 16, 'drm_mode_create_dumb.pitch': 20, 'drm_mode_create_dumb.size': 24,
   'drm_mode_map_dumb.offset': 8,
+  'drm_mode_fb_cmd.width': 4, 'drm_mode_fb_cmd.height': 8, 'drm_mode_fb_cmd.pitch': 12, 'drm_mode_fb_cmd.bpp': 16, 'drm_mode_fb_cmd.depth': 20, 'drm_mode_fb_cmd.handle': 24,
   'drm_event_vblank.user_data': 8, 'drm_event_vblank.tv_sec': 16, 'drm_event_vblank.tv_usec': 20, 'drm_event_vblank.sequence': 24, 'drm_event_vblank.crtc_id': 28,
 };
 
