@@ -33,6 +33,17 @@ export const SIZE = {
   gem_close: 8,
 } as const;
 
+/**
+ * sizeof(union drm_wait_vblank): the one DRM struct with C longs in it (the
+ * request's `signal`, the reply's timeval), so 24 bytes in a 64-bit process
+ * and 16 in a 32-bit one; the kernel answers either.
+ */
+export const WAIT_VBLANK_SIZE = process.arch === 'arm' || process.arch === 'ia32' ? 16 : 24;
+export const _DRM_VBLANK_RELATIVE = 0x1;
+export const _DRM_VBLANK_EVENT = 0x4000000;
+export const _DRM_VBLANK_SECONDARY = 0x20000000;
+export const _DRM_VBLANK_HIGH_CRTC_SHIFT = 1;
+
 /** Request numbers (DRM_IOCTL_*). */
 export const DRM_IOCTL = {
   GET_CAP: _IOWR(BASE, 0x0c, SIZE.get_cap),
@@ -40,6 +51,7 @@ export const DRM_IOCTL = {
   SET_CLIENT_CAP: _IOW(BASE, 0x0d, SIZE.set_client_cap),
   SET_MASTER: _IO(BASE, 0x1e),
   DROP_MASTER: _IO(BASE, 0x1f),
+  WAIT_VBLANK: _IOWR(BASE, 0x3a, WAIT_VBLANK_SIZE),
   CRTC_GET_SEQUENCE: _IOWR(BASE, 0x3b, SIZE.crtc_get_sequence),
   MODE_GETRESOURCES: _IOWR(BASE, 0xa0, SIZE.mode_card_res),
   MODE_GETCRTC: _IOWR(BASE, 0xa1, SIZE.mode_crtc),

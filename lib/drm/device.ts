@@ -3,20 +3,21 @@
 // is here: two-pass resource reads, dumb buffers as Mappings, master
 // handling, CRTC restore on close, flips queued per CRTC.
 import { devmapError, explain, isSystemError, typeError, withPath } from '../errors.js';
-import { DRM_CAP, DRM_CLIENT_CAP_UNIVERSAL_PLANES, DRM_IOCTL, SIZE } from './abi.js';
+import { DRM_CLIENT_CAP_UNIVERSAL_PLANES, DRM_IOCTL } from './abi.js';
+import { clientCap, readCaps, type DrmCaps } from './caps.js';
 import { DumbBuffer } from './dumb.js';
 import { FlipEvents, type FlipEvent } from './events.js';
 import { notMaster } from './master.js';
 import { modeset, type Fb } from './modeset.js';
 import { cardResources, getConnector, getCrtc, getEncoder, getPlane, planeIds, type Caller, type Connector, type Resources } from './resources.js';
 import type { CrtcState, Mode } from './structs.js';
-import { struct } from './structs.js';
 import { drmSys, type DrmSys } from './sys.js';
 import { createDumb, type DumbOptions } from './alloc.js';
 import { capture } from './capture.js';
+import { waitVblank } from './vblank.js';
 import type { Image } from '../fb/pixel.js';
 
-export type DrmCaps = Record<keyof typeof DRM_CAP, number | null>;
+export type { DrmCaps } from './caps.js';
 
 export interface DrmOpenOptions {
   /** Take DRM master at open (default true): modes and flips need it. */
@@ -93,21 +94,7 @@ export class Drm {
   /** The driver's DRM_CAP_* values (null: the kernel does not know that capability). */
   get caps(): DrmCaps {
     this.check();
-    if (!this.#caps) {
-      const caps = {} as DrmCaps;
-      for (const [name, id] of Object.entries(DRM_CAP) as [keyof typeof DRM_CAP, number][]) {
-        const [b, v] = struct(SIZE.get_cap);
-        v.setBigUint64(0, BigInt(id), true);
-        try {
-          this.ioctl(DRM_IOCTL.GET_CAP, b);
-          caps[name] = Number(v.getBigUint64(8, true));
-        } catch (err) {
-          if (!isSystemError(err, 'EINVAL')) throw err;
-          caps[name] = null;
-        }
-      }
-      this.#caps = caps;
-    }
+    this.#caps ??= readCaps((r, a) => this.ioctl(r, a));
     return { ...this.#caps };
   }
 
@@ -187,6 +174,15 @@ export class Drm {
     return modeset.dirty(this, fb, rects);
   }
 
+  /**
+   * Resolves at the next vertical blank of `crtc` with its sequence and time
+   * (a DRM_EVENT_VBLANK read off the fd). ERR_DEVMAP_UNSUPPORTED where the
+   * driver has no vblank interrupt (bochs-drm, virtio-gpu).
+   */
+  waitVblank(crtc: number, options: { timeoutMs?: number } = {}): Promise<FlipEvent> {
+    return waitVblank(this, crtc, options.timeoutMs ?? 1000);
+  }
+
   /** @internal flips asked and not yet settled */
   flipsAsked = 0;
 
@@ -233,13 +229,6 @@ export class Drm {
   [Symbol.dispose](): void {
     this.close();
   }
-}
-
-function clientCap(cap: number, value: number): Uint8Array {
-  const [b, v] = struct(SIZE.set_client_cap);
-  v.setBigUint64(0, BigInt(cap), true);
-  v.setBigUint64(8, BigInt(value), true);
-  return b;
 }
 
 /** Drm.open() through `sys` (internal: tests fake the driver). */

@@ -1,4 +1,4 @@
-// Page-flip completions off the DRM fd. A flip asked with
+// Page-flip completions (and vblank events) off the DRM fd. A flip asked with
 // DRM_MODE_PAGE_FLIP_EVENT ends with a struct drm_event_vblank queued on the
 // fd, which then becomes readable: the event loop watches it (the addon's
 // FdWatcher, started only while flips are pending, so an idle Drm never
@@ -6,7 +6,7 @@
 // user_data it carries. No thread waits per flip.
 import { devmapError } from '../errors.js';
 import type { FdWatcher } from '../native.js';
-import { DRM_EVENT_FLIP_COMPLETE } from './abi.js';
+import { DRM_EVENT_FLIP_COMPLETE, DRM_EVENT_VBLANK } from './abi.js';
 import { decodeEvents } from './structs.js';
 
 /** What a page flip's completion event reports. */
@@ -51,7 +51,7 @@ export class FlipEvents {
     const cookie = this.#next++;
     const done = new Promise<FlipEvent>((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.#settle(cookie)?.reject(devmapError('ERR_DEVMAP_TIMEOUT', `no flip-complete event for ${what} within ${timeoutMs} ms`));
+        this.#settle(cookie)?.reject(devmapError('ERR_DEVMAP_TIMEOUT', `no event for ${what} within ${timeoutMs} ms`));
       }, timeoutMs);
       this.#waiters.set(cookie, { resolve, reject, timer });
     });
@@ -92,7 +92,7 @@ export class FlipEvents {
       if (n <= 0) return;
       for (const e of decodeEvents(this.#buf.subarray(0, n))) {
         this.received++;
-        if (e.type !== DRM_EVENT_FLIP_COMPLETE) continue;
+        if (e.type !== DRM_EVENT_FLIP_COMPLETE && e.type !== DRM_EVENT_VBLANK) continue;
         this.#settle(e.userData)?.resolve({ crtcId: e.crtcId, sequence: e.sequence, timestampUs: e.tvSec * 1e6 + e.tvUsec });
       }
     }

@@ -102,7 +102,7 @@ function restore(drm: Drm, crtc: number, state: CrtcState, connectors: number[])
 async function flipNow(drm: Drm, crtc: number, fb: number, timeoutMs: number): Promise<FlipEvent> {
   drm.check();
   for (let tries = 0; ; tries++) {
-    const { cookie, done } = drm.events.expect(timeoutMs, `CRTC ${crtc}`);
+    const { cookie, done } = drm.events.expect(timeoutMs, `the flip of CRTC ${crtc}`);
     const [b, v] = struct(SIZE.mode_crtc_page_flip);
     v.setUint32(0, crtc, true);
     v.setUint32(4, fb, true);

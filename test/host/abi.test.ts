@@ -13,6 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { _IO, _IOR, _IOW, _IOWR } from '../../lib/ioctl.js';
 import * as drm from '../../lib/drm/abi.js';
 import * as drmStructs from '../../lib/drm/structs.js';
+import { vblankType } from '../../lib/drm/vblank.js';
 import * as edu from '../../lib/edu/abi.js';
 import { openEdu } from '../../lib/edu/device.js';
 import { eduSys } from '../../lib/edu/sys.js';
@@ -275,8 +276,9 @@ describe.skipIf(!hasCc || !drmInclude)('DRM ioctl ABI against drm.h, drm_mode.h 
     expect(caps.length).toBe(capNames.length);
     const consts = [
       ...capNames.map((c) => `DRM_CAP_${c}`), 'DRM_CLIENT_CAP_UNIVERSAL_PLANES', 'DRM_MODE_PAGE_FLIP_EVENT', 'DRM_EVENT_VBLANK', 'DRM_EVENT_FLIP_COMPLETE',
-      'DRM_MODE_TYPE_PREFERRED', 'DRM_DISPLAY_MODE_LEN', 'DRM_MODE_CONNECTOR_USB', 'DRM_MODE_ENCODER_DPI', ...Object.keys(drm.FORMATS).map((f) => `DRM_FORMAT_${f}`),
+      'DRM_MODE_TYPE_PREFERRED', 'DRM_DISPLAY_MODE_LEN', '_DRM_VBLANK_RELATIVE', '_DRM_VBLANK_EVENT', '_DRM_VBLANK_SECONDARY', '_DRM_VBLANK_HIGH_CRTC_SHIFT', 'sizeof(union drm_wait_vblank)', 'DRM_MODE_CONNECTOR_USB', 'DRM_MODE_ENCODER_DPI', ...Object.keys(drm.FORMATS).map((f) => `DRM_FORMAT_${f}`),
     ].map((n) => `printf("value ${n} %lu\\n", (unsigned long)(${n}));`);
+    consts.push('printf("value WAIT_VBLANK_SIZE %zu\\n", sizeof(union drm_wait_vblank));');
     const fields = Object.keys(DRM_FIELDS).map((f) => {
       const [s, m] = f.split('.');
       return `printf("field ${f} %zu\\n", offsetof(struct ${s}, ${m}));`;
@@ -309,6 +311,10 @@ describe.skipIf(!hasCc || !drmInclude)('DRM ioctl ABI against drm.h, drm_mode.h 
     expect([drm.DRM_CLIENT_CAP_UNIVERSAL_PLANES, drm.DRM_MODE_PAGE_FLIP_EVENT, drm.DRM_EVENT_VBLANK, drm.DRM_EVENT_FLIP_COMPLETE, drm.DRM_MODE_TYPE_PREFERRED, drm.DRM_DISPLAY_MODE_LEN]).toEqual(
       ['DRM_CLIENT_CAP_UNIVERSAL_PLANES', 'DRM_MODE_PAGE_FLIP_EVENT', 'DRM_EVENT_VBLANK', 'DRM_EVENT_FLIP_COMPLETE', 'DRM_MODE_TYPE_PREFERRED', 'DRM_DISPLAY_MODE_LEN'].map((n) => get(`value ${n}`))
     );
+    expect([drm._DRM_VBLANK_RELATIVE, drm._DRM_VBLANK_EVENT, drm._DRM_VBLANK_SECONDARY, drm._DRM_VBLANK_HIGH_CRTC_SHIFT, drm.WAIT_VBLANK_SIZE]).toEqual(
+      ['_DRM_VBLANK_RELATIVE', '_DRM_VBLANK_EVENT', '_DRM_VBLANK_SECONDARY', '_DRM_VBLANK_HIGH_CRTC_SHIFT', 'WAIT_VBLANK_SIZE'].map((n) => get(`value ${n}`))
+    );
+    expect([0, 1, 2].map(vblankType)).toEqual([0x4000001, 0x24000001, 0x4000005]);
     expect(drm.CONNECTOR_TYPES.length - 1).toBe(get('value DRM_MODE_CONNECTOR_USB'));
     expect(drm.ENCODER_TYPES.length - 1).toBe(get('value DRM_MODE_ENCODER_DPI'));
     for (const [f, { fourcc }] of Object.entries(drm.FORMATS)) expect([f, fourcc]).toEqual([f, get(`value DRM_FORMAT_${f}`)]);

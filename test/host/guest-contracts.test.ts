@@ -46,7 +46,8 @@ function devicesFromArgs(m: Machine): GuestDevice[] {
   const args = qemuArgs(m, { accel: 'tcg', kernel: 'k', initrd: 'i', console: 'pipe', ivshmem: { path: 'f', size: 1 << 20 }, ivshmemServer: 's', hostSocket: 'h' });
   const devices = args.flatMap((a, i) => (args[i - 1] === '-device' ? [a.split(',')[0]!] : []));
   const boardClcd = m.machine === 'vexpress-a9'; // the board's own PL111, driven by devmap_clcd
-  const displays = (args.join(' ').includes('-vga std') ? 1 : 0) + devices.filter((d) => d === 'bochs-display').length + (boardClcd ? 1 : 0);
+  const virtioGpus = devices.filter((d) => d.startsWith('virtio-gpu')).length;
+  const displays = (args.join(' ').includes('-vga std') ? 1 : 0) + devices.filter((d) => d === 'bochs-display').length + (boardClcd ? 1 : 0) + (m.debianModules.includes('virtio_gpu') ? virtioGpus : 0);
   const out: GuestDevice[] = [];
   if (devices.includes('ivshmem-plain')) out.push('ivshmem');
   if (devices.includes('ivshmem-doorbell')) out.push('doorbell');
@@ -55,6 +56,11 @@ function devicesFromArgs(m: Machine): GuestDevice[] {
   if (displays >= 2) out.push('fb1');
   if (displays >= 1 && m.fbcon === 'bound') out.push('fbcon');
   if (boardClcd) out.push('clcd');
+  // A KMS card: a bochs display with the bochs module (without it, vesafb
+  // drives -vga std), or virtio-gpu with virtio_gpu.
+  const bochs = displays - (boardClcd ? 1 : 0) >= 1 && m.debianModules.includes('bochs');
+  const virtioGpu = virtioGpus > 0 && m.debianModules.includes('virtio_gpu');
+  if (bochs || virtioGpu) out.push('drm');
   return out;
 }
 

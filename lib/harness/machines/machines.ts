@@ -149,7 +149,7 @@ MACHINES['armhf-virt'] = {
   // virt has no RAM below 1 GiB: edu's default 28-bit DMA mask reaches none of it.
   moduleParams: { devmap_edu: 'dma_bits=32' },
   args: ['-device', 'bochs-display,addr=0x2', '-device', 'edu,addr=0x5,dma_mask=0xffffffff'],
-  devices: ['ivshmem', 'edu', 'fb0'],
+  devices: ['ivshmem', 'edu', 'fb0', 'drm'],
   specs: { include: ['test/guest/basic.test.ts'] },
   fullSpecs: ARM_FULL_SPECS,
 };
@@ -173,7 +173,7 @@ MACHINES['arm64-virt'] = {
   cpuTcg: 'cortex-a72',
   // A second bochs-display (/dev/fb1) at another resolution, like x86_64's.
   args: [...MACHINES['armhf-virt']!.args, '-device', 'bochs-display,id=devmap-display1,addr=0x8,xres=1024,yres=768'],
-  devices: ['ivshmem', 'edu', 'fb0', 'fb1'],
+  devices: ['ivshmem', 'edu', 'fb0', 'fb1', 'drm'],
 };
 
 export const DEFAULT_MACHINE = 'x86_64';
