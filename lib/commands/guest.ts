@@ -12,6 +12,7 @@ import { lockPath } from '../harness/image/lock.js';
 import { ARCHES, DEFAULT_MACHINE, findMachine, MACHINES, machineNames } from '../harness/machines/machines.js';
 import { DEFAULT_SUITE, findSuite, SUITES, suiteNames } from '../harness/machines/suites.js';
 import { runGuest } from '../harness/qemu/runner.js';
+import { snapshotMachines } from '../harness/qemu/snapshot.js';
 import { devmapError, rangeError, typeError } from '../errors.js';
 import { parseSize } from './format.js';
 import { MAX_VECTORS } from '../ivshmem/server.js';
@@ -83,19 +84,21 @@ function ivshmemSpec(spec: string | undefined): { path: string; size?: number } 
   return { path: m[1]!, ...(m[2] ? { size: Number(parseSize(m[2], `--ivshmem ${spec}: size`)) } : {}) };
 }
 
-const run: CommandModule<object, Common & { screendump?: string; cmd?: string[]; _: (string | number)[] }> = {
+const run: CommandModule<object, Common & { screendump?: string; snapshot: boolean; cmd?: string[]; _: (string | number)[] }> = {
   command: 'run [cmd..]',
   describe: 'Boot a guest, run CMD in it (devmap is on its PATH, import("devmap") works), stream its output, exit with its status',
   builder: (y) =>
     common(y)
       .positional('cmd', { type: 'string', array: true, describe: 'the command and its arguments, after --' })
       .option('screendump', { type: 'string', describe: 'save the guest screen as PNG (QMP) right after CMD finishes' })
+      .option('snapshot', { type: 'boolean', default: false, describe: `restore a saved guest instead of booting: the first run of a configuration boots and saves the guest when it is ready for CMD (cached under $DEVMAP_CACHE/snapshots), later runs of it restore the guest instead of booting (docs/guests.md, Snapshots); machines: ${snapshotMachines().join(', ')}` })
       .example('devmap guest run -- node -e "console.log(6*7)"', 'prints 42')
       .example('devmap guest run -- devmap ivshmem list', 'the ivshmem device as the guest sees it')
       .example('devmap guest run --ivshmem /dev/shm/demo:4M -- sh -c "devmap ivshmem write 0 hello"', 'the host then reads "hello" at offset 0 of /dev/shm/demo')
       .example('devmap guest run --with /usr/sbin/fbset -- fbset -i', 'bring a host program (and its libraries) along')
       .example('devmap guest run --screendump screen.png -- devmap fb pattern', 'draw the test card, save what the guest shows')
       .example('devmap guest run --kmod ./mydrv --with test -- node --test test/', 'build and load your module, run your tests in the guest (docs/testing-drivers.md)')
+      .example('devmap guest run --snapshot -- node -e "console.log(6*7)"', 'the first run boots and saves the guest; the next ones restore it (docs/guests.md, Snapshots)')
       .example('devmap guest run --ivshmem-server /tmp/ivs.sock:2 -- devmap ivshmem list', 'a doorbell device on a running devmap ivshmem-server -s /tmp/ivs.sock -n 2 (docs/ivshmem-guide.md)')
       .epilogue('The guest console streams to stdout; progress lines go to stderr. CMD starts in the same folder as here (empty in the guest unless --with brings files into it). A kernel panic or a hang fails with the reason and the last console lines (exit 125; 124 on --timeout); a --kmod module that does not build fails before the boot, one that does not load fails the run with exit 125.'),
   handler: async (argv) => {
@@ -103,7 +106,7 @@ const run: CommandModule<object, Common & { screendump?: string; cmd?: string[];
     const command = [...(argv.cmd ?? []), ...argv._.slice(2)].map(String);
     if (command.length === 0) throw typeError('name a command to run after --, e.g. devmap guest run -- uname -a');
     const r = await runGuest({
-      ...guestOptions(argv), command, screendump: argv.screendump,
+      ...guestOptions(argv), command, screendump: argv.screendump, snapshot: argv.snapshot,
       // Colours only if our own stdout is a terminal.
       env: process.stdout.isTTY ? { FORCE_COLOR: '1' } : { NO_COLOR: '1' },
       onOutput: (t) => process.stdout.write(t),

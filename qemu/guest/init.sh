@@ -55,6 +55,28 @@ done
 stty -onlcr 2>/dev/null
 hostname devmap-guest
 
+# A snapshot's boot (lib/harness/qemu/snapshot.ts): everything above is done
+# once, then the host saves the guest right here. The command comes over the
+# devmap.job port -- "SECONDS SIZE", then a SIZE-byte cpio with this run's
+# run.env, cmd and --with files -- both on the boot that took the snapshot
+# and on every restore of it. The clock is the snapshot's until then. The
+# kernel makes its boot_id on the first read: read here, it names the
+# snapshot, the same in every guest restored from it.
+if [ -n "$DEVMAP_SNAPSHOT" ]; then
+	cat /proc/sys/kernel/random/boot_id > /dev/null
+	job=
+	for p in /sys/class/virtio-ports/*; do
+		[ "$(cat "$p/name" 2>/dev/null)" = devmap.job ] && job=/dev/${p##*/}
+	done
+	exec 3<>"$job"
+	echo ready >&3
+	read -r now size <&3
+	date -u -s "@$now" >/dev/null
+	head -c "$size" <&3 | (cd / && cpio -idmu 2>/dev/null)
+	exec 3>&-
+	. /etc/devmap/run.env
+fi
+
 cd "${DEVMAP_CWD:-/root}"
 if [ -n "$user_module_failed" ]; then
 	echo "--- devmap: command start ---"

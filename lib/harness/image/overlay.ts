@@ -27,6 +27,12 @@ export interface OverlayOptions {
   kmods?: string[];
   /** More insmod arguments by module name (`--kparam NAME.PARAM=VALUE`), after the machine's. */
   kparams?: Record<string, string>;
+  /**
+   * The boot of a snapshot (lib/harness/qemu/snapshot.ts): /init gets the
+   * guest ready, then waits on the devmap.job port for the run's own overlay
+   * (this function's output for the command) and the host's time.
+   */
+  snapshot?: boolean;
 }
 
 const quote = (s: string): string => shellQuote([s]);
@@ -67,6 +73,7 @@ export function writeOverlay(out: string, image: GuestImage, m: Machine, o: Over
     `DEVMAP_USER_MODULES=${quote(userKos.join(' '))}`,
     ...Object.entries(kparams).map(([mod, params]) => `DEVMAP_KPARAMS_${mod.replace(/\W/g, '_')}=${quote(params)}`),
     `DEVMAP_MODE=${o.mode}`,
+    `DEVMAP_SNAPSHOT=${o.snapshot ? 1 : ''}`,
     `DEVMAP_CWD=${quote(o.cwd ?? '/root')}`,
     `DEVMAP_HOLD=${o.hold ? 1 : ''}`,
     `DEVMAP_FBCON=${m.fbcon ?? 'detached'}`,

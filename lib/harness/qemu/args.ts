@@ -33,6 +33,13 @@ export interface LaunchParams {
   dtb?: string;
   /** The QEMU binary's version (qemuVersion), for options that differ between releases. */
   qemuVersion?: QemuVersion;
+  /**
+   * A guest whose state is saved or restored (snapshot.ts): ivshmem-plain
+   * with master=on (without it the device blocks migration) and a vmgenid
+   * device, whose new id at each restore makes the guest kernel reseed its
+   * RNG. 'restore' also waits, paused, for migrate-incoming over QMP.
+   */
+  snapshot?: 'save' | 'restore';
 }
 
 /** PCI slot of the ivshmem-doorbell device `devmap guest run --ivshmem-server` adds (free on every PCI machine). */
@@ -57,6 +64,14 @@ const TCG_KERNEL_ARGS: Record<string, string[]> = { x86_64: ['tsc=reliable'] };
  * thread=multi runs each vCPU on its own host thread.
  */
 const TCG_OPTS = 'tcg,thread=multi,tb-size=512';
+
+/**
+ * Kernel arguments of a guest that is saved (snapshot.ts): freed pages are
+ * zeroed, so the unpacked initramfs's pages (~110 MB) are not in the saved
+ * state; QEMU skips zero pages. Measured under TCG: 184 MiB instead of 288,
+ * saved in 0.3 s instead of 3.1, restored in 0.4-1.0 s instead of 0.6-2.1.
+ */
+const SNAPSHOT_KERNEL_ARGS = ['init_on_free=1'];
 
 export function qemuBinary(m: Machine): string {
   return ARCHES[m.arch]!.qemu;
@@ -90,7 +105,7 @@ export function qemuArgs(m: Machine, p: LaunchParams): string[] {
     '-nodefaults', '-nic', 'none', '-no-reboot', '-display', 'none',
     '-kernel', p.kernel,
     '-initrd', p.initrd,
-    '-append', [...BASE_KERNEL_ARGS.map((a) => (a === 'console=ttyS0' && m.console ? `console=${m.console}` : a)), ...(p.accel === 'tcg' ? TCG_KERNEL_ARGS[m.arch] ?? [] : []), ...m.kernelArgs, ...(p.append ?? [])].join(' '),
+    '-append', [...BASE_KERNEL_ARGS.map((a) => (a === 'console=ttyS0' && m.console ? `console=${m.console}` : a)), ...(p.accel === 'tcg' ? TCG_KERNEL_ARGS[m.arch] ?? [] : []), ...m.kernelArgs, ...(p.snapshot ? SNAPSHOT_KERNEL_ARGS : []), ...(p.append ?? [])].join(' '),
     '-serial', p.console === 'tty' ? 'mon:stdio' : 'stdio',
   ];
   if (p.dtb) args.push('-dtb', p.dtb);
@@ -108,7 +123,7 @@ export function qemuArgs(m: Machine, p: LaunchParams): string[] {
   if (m.ivshmem && p.ivshmem) {
     args.push(
       '-object', `memory-backend-file,id=devmap-ivshmem,size=${p.ivshmem.size},share=on,mem-path=${p.ivshmem.path}`,
-      '-device', `ivshmem-plain,memdev=devmap-ivshmem,addr=0x${m.ivshmem.addr.toString(16)}`,
+      '-device', `ivshmem-plain,memdev=devmap-ivshmem,addr=0x${m.ivshmem.addr.toString(16)}${p.snapshot ? ',master=on' : ''}`,
     );
   }
   // The server answers QEMU's connect during start-up (the device waits for
@@ -134,5 +149,7 @@ export function qemuArgs(m: Machine, p: LaunchParams): string[] {
       args.push('-chardev', `socket,id=devmap-ch${i},path=${path}`, '-device', `virtserialport,bus=devmap-vser.0,chardev=devmap-ch${i},name=${name}`);
     });
   }
+  if (p.snapshot) args.push('-device', 'vmgenid');
+  if (p.snapshot === 'restore') args.push('-incoming', 'defer', '-S');
   return [...args, ...m.args];
 }

@@ -3,7 +3,8 @@
 // failure is a failed run with the reason and the last console lines; the
 // QEMU process, its sockets and a fresh /dev/shm file are removed on every
 // exit path (cleanup.ts covers Ctrl-C and SIGTERM). The sockets QEMU
-// connects to are services.ts.
+// connects to are services.ts. With `snapshot`, a run restores a saved
+// guest instead of booting, or boots and saves one (snapshot.ts, vmstate.ts).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, appendFileSync, readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
@@ -23,8 +24,10 @@ import { prepareHostFile, type IvshmemFile } from '../../ivshmem/host-file.js';
 import { ARCHES, findMachine, type Machine } from '../machines/machines.js';
 import type { HostOp } from './hostport.js';
 import { HostServices } from './services.js';
+import { checkSnapshot, snapshotEntry, withSnapshot, type SnapshotEntry } from './snapshot.js';
+import { restoring, savingPort } from './vmstate.js';
 
-export interface GuestRunOptions extends Omit<OverlayOptions, 'hold' | 'ivshmemSize' | 'mode' | 'kmods'> {
+export interface GuestRunOptions extends Omit<OverlayOptions, 'hold' | 'ivshmemSize' | 'mode' | 'kmods' | 'snapshot'> {
   mode?: 'run' | 'shell';
   /** Folders of your own kernel modules: built against the guest kernel, brought in and loaded before the command (`--kmod`). */
   kmodDirs?: string[];
@@ -46,6 +49,12 @@ export interface GuestRunOptions extends Omit<OverlayOptions, 'hold' | 'ivshmemS
    * vectors (the server's) at PCI slot 7, connected to `ivshmemServer`.
    */
   doorbellVectors?: number;
+  /**
+   * Restore this configuration's cached snapshot instead of booting; without
+   * one, boot, save the guest where /init waits for its command, and go on
+   * (snapshot.ts). x86_64 single-guest machines only (checkSnapshot).
+   */
+  snapshot?: boolean;
   /** Extra or replaced operations of the devmap.host port (see hostport.ts). */
   hostOps?: Record<string, HostOp>;
   /** More virtio-serial ports (needs machine.hostPort): guest port name → called with QEMU's connection. */
@@ -89,12 +98,20 @@ interface Plan {
   accel: Accel;
 }
 
+/** A boot in snapshot mode: the snapshot's file, the overlay it boots with, and whether this boot restores it or takes it. */
+interface Snap {
+  entry: SnapshotEntry;
+  overlay: string;
+  restore: boolean;
+}
+
 /** One boot: the run's plan and what it leaves on the host, removed on every exit path. */
 interface Boot extends Plan {
   o: GuestRunOptions;
   /** Scratch folder: initrd, sockets, seeded dtb. */
   dir: string;
   shm: IvshmemFile | undefined;
+  snap?: Snap;
   child?: ChildProcess;
 }
 
@@ -124,19 +141,30 @@ async function plan(o: GuestRunOptions): Promise<Plan> {
 function removeBoot(b: Boot): void {
   b.child?.kill('SIGKILL');
   rmSync(b.dir, { recursive: true, force: true });
-  b.shm?.remove();
 }
 
-/** Base image + this boot's overlay, concatenated: the kernel unpacks both. */
-function writeInitrd(b: Boot): string {
-  const { o, dir } = b;
-  const initrd = join(dir, 'initrd.cpio');
-  writeOverlay(join(dir, 'overlay.cpio'), b.image, b.m, {
+function overlayOptions(o: GuestRunOptions, kmods: string[], shm: IvshmemFile | undefined): OverlayOptions {
+  return {
     mode: o.mode ?? 'run', command: o.command, cwd: o.cwd, env: o.env, with: o.with,
-    hold: Boolean(o.screendump), ivshmemSize: b.shm?.size, kmods: b.kmods, kparams: o.kparams,
-  });
+    hold: Boolean(o.screendump), ivshmemSize: shm?.size, kmods, kparams: o.kparams,
+  };
+}
+
+/**
+ * Base image + this boot's overlay, concatenated: the kernel unpacks both.
+ * In snapshot mode the command's overlay becomes the job (job.cpio, sent
+ * over devmap.job; its modules are in the snapshot already), the initrd
+ * carries the snapshot's overlay, and a restore needs no initrd of its own.
+ */
+function writeInitrd(b: Boot): string {
+  const { dir } = b;
+  const initrd = join(dir, 'initrd.cpio');
+  const opts = overlayOptions(b.o, b.kmods, b.shm);
+  if (b.snap) writeOverlay(join(dir, 'job.cpio'), b.image, b.m, { ...opts, kmods: [] });
+  else writeOverlay(join(dir, 'overlay.cpio'), b.image, b.m, opts);
+  if (b.snap?.restore) return b.image.initrd;
   copyFileSync(b.image.initrd, initrd);
-  appendFileSync(initrd, readFileSync(join(dir, 'overlay.cpio')));
+  appendFileSync(initrd, readFileSync(b.snap ? b.snap.overlay : join(dir, 'overlay.cpio')));
   return initrd;
 }
 
@@ -151,6 +179,7 @@ function bootArgs(b: Boot, initrd: string, services: HostServices): string[] {
     ...(o.ivshmemServer ? { ivshmemServer: o.ivshmemServer } : {}),
     ...(o.doorbellVectors ? { doorbellVectors: o.doorbellVectors } : {}),
     ...(m.dtb ? { dtb: seededDtb(image.kernel, m.dtb, join(b.dir, 'board.dtb')) } : {}),
+    ...(b.snap ? { snapshot: b.snap.restore ? 'restore' : 'save' } as const : {}),
     qemuVersion: qemuVersion(qemuBinary(m)),
   });
 }
@@ -173,7 +202,7 @@ function startQemu(b: Boot, args: string[]): Qemu {
 /** Once the status is in: let the console catch up, take the screenshot, and stop QEMU rather than waiting for the guest's power-off. */
 async function wrapUp(b: Boot, qemu: Qemu, services: HostServices): Promise<void> {
   await qemu.con.waitEnd(2000);
-  const q = await Promise.race([services.qmpUp, new Promise<undefined>((r) => setTimeout(() => r(undefined), 2000))]);
+  const q = await Promise.race([services.qmpUp, new Promise<undefined>((r) => setTimeout(() => r(undefined), 2000).unref())]);
   if (q && b.o.screendump) await q.screendump(b.o.screendump).catch((e: Error) => b.log(`screendump failed: ${e.message}`));
   if (q) await q.quit().catch(() => undefined);
 }
@@ -194,8 +223,12 @@ async function awaitEnd(b: Boot, qemu: Qemu, services: HostServices): Promise<{ 
 
 async function boot(b: Boot, services: HostServices): Promise<GuestResult> {
   const initrd = writeInitrd(b);
-  await services.start({ hostPort: Boolean(b.m.hostPort), ...shmOf(b), hostOps: b.o.hostOps, channels: b.o.channels });
+  const job = b.snap && join(b.dir, 'job.cpio');
+  const restore = b.snap?.restore ? restoring(b.snap.entry, job!, b.log, b.shm) : undefined;
+  const jobPort = restore?.channels ?? (b.snap ? savingPort(b.snap.entry, job!, b.log, services.qmpUp) : {});
+  await services.start({ hostPort: Boolean(b.m.hostPort), ...shmOf(b), hostOps: b.o.hostOps, channels: { ...jobPort, ...b.o.channels } });
   const qemu = startQemu(b, bootArgs(b, initrd, services));
+  await restore?.run({ qmp: services.qmpUp, exited: qemu.exited, stderr: qemu.stderr, started: qemu.started });
   const { code, timedOutAfterMs, endedAt } = await awaitEnd(b, qemu, services);
   const totalMs = endedAt - qemu.started;
   const bootMs = qemu.con.startedAt ? qemu.con.startedAt - qemu.started : totalMs;
@@ -204,10 +237,9 @@ async function boot(b: Boot, services: HostServices): Promise<GuestResult> {
   return { outcome, status: services.status, reason, console: qemu.con, accel: b.accel, machine: b.m.name, bootMs, totalMs };
 }
 
-export async function runGuest(o: GuestRunOptions): Promise<GuestResult> {
-  const p = await plan(o);
+async function bootOnce(p: Plan, o: GuestRunOptions, shm: IvshmemFile | undefined, snap?: Snap): Promise<GuestResult> {
   const dir = mkdtempSync(join(tmpdir(), 'devmap-'));
-  const b: Boot = { ...p, o, dir, shm: p.m.ivshmem ? prepareHostFile(o.ivshmem, p.m.ivshmem.size) : undefined };
+  const b: Boot = { ...p, o, dir, shm, ...(snap ? { snap } : {}) };
   const undo = onCleanup(() => removeBoot(b));
   const services = new HostServices(dir);
   try {
@@ -216,5 +248,33 @@ export async function runGuest(o: GuestRunOptions): Promise<GuestResult> {
     services.close();
     undo();
     removeBoot(b);
+  }
+}
+
+/** Snapshot mode: restore the configuration's snapshot if there is one and it loads, else boot and take it. */
+async function runFromSnapshot(p: Plan, o: GuestRunOptions, shm: IvshmemFile | undefined): Promise<GuestResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'devmap-'));
+  const undo = onCleanup(() => rmSync(dir, { recursive: true, force: true }));
+  try {
+    const overlay = join(dir, 'snapshot.cpio');
+    writeOverlay(overlay, p.image, p.m, { ...overlayOptions({ ...o, command: [], cwd: undefined, env: {}, with: [], screendump: undefined }, p.kmods, shm), snapshot: true });
+    const entry = snapshotEntry({ m: p.m, accel: p.accel, qemu: qemuBinary(p.m), kernel: p.m.kernelImage === 'bzImage' ? p.image.kernel.bzImage : p.image.kernel.vmlinux, initrd: p.image.initrd, overlay });
+    return await withSnapshot(entry, p.log, (restore) => bootOnce(p, o, shm, { entry, overlay, restore }));
+  } finally {
+    undo();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function runGuest(o: GuestRunOptions): Promise<GuestResult> {
+  if (o.snapshot) checkSnapshot(findMachine(o.machine), o);
+  const p = await plan(o);
+  const shm = p.m.ivshmem ? prepareHostFile(o.ivshmem, p.m.ivshmem.size) : undefined;
+  const undo = onCleanup(() => shm?.remove());
+  try {
+    return await (o.snapshot ? runFromSnapshot(p, o, shm) : bootOnce(p, o, shm));
+  } finally {
+    undo();
+    shm?.remove();
   }
 }
