@@ -39,6 +39,8 @@ export const SIZE = {
  * and 16 in a 32-bit one; the kernel answers either.
  */
 export const WAIT_VBLANK_SIZE = process.arch === 'arm' || process.arch === 'ia32' ? 16 : 24;
+/** sizeof(struct drm_version): three ints, then size_t/pointer pairs (64 bytes in a 64-bit process, 36 in a 32-bit one). */
+export const VERSION_SIZE = WAIT_VBLANK_SIZE === 24 ? 64 : 36;
 export const _DRM_VBLANK_RELATIVE = 0x1;
 export const _DRM_VBLANK_EVENT = 0x4000000;
 export const _DRM_VBLANK_SECONDARY = 0x20000000;
@@ -47,6 +49,7 @@ export const _DRM_VBLANK_HIGH_CRTC_SHIFT = 1;
 /** Request numbers (DRM_IOCTL_*). */
 export const DRM_IOCTL = {
   GET_CAP: _IOWR(BASE, 0x0c, SIZE.get_cap),
+  VERSION: _IOWR(BASE, 0x00, VERSION_SIZE),
   GEM_CLOSE: _IOW(BASE, 0x09, SIZE.gem_close),
   SET_CLIENT_CAP: _IOW(BASE, 0x0d, SIZE.set_client_cap),
   SET_MASTER: _IO(BASE, 0x1e),

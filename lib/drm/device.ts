@@ -4,7 +4,7 @@
 // handling, CRTC restore on close, flips queued per CRTC.
 import { devmapError, explain, isSystemError, typeError, withPath } from '../errors.js';
 import { DRM_CLIENT_CAP_UNIVERSAL_PLANES, DRM_IOCTL } from './abi.js';
-import { clientCap, readCaps, type DrmCaps } from './caps.js';
+import { clientCap, driverName, readCaps, type DrmCaps } from './caps.js';
 import { DumbBuffer } from './dumb.js';
 import { FlipEvents, type FlipEvent } from './events.js';
 import { notMaster } from './master.js';
@@ -26,7 +26,7 @@ export interface DrmOpenOptions {
 
 export class Drm {
   readonly path: string;
-  /** The kernel driver ('bochs-drm', 'virtio_gpu'), if sysfs tells. */
+  /** The kernel driver ('bochs-drm', 'virtio_gpu'): DRM_IOCTL_VERSION's name, else sysfs's. */
   readonly driver: string | undefined;
   #fd: number;
   #sys: DrmSys;
@@ -48,7 +48,7 @@ export class Drm {
     this.path = path;
     this.#fd = fd;
     this.#sys = sys;
-    this.driver = sys.driver(path);
+    this.driver = driverName((r, a) => sys.ioctl(fd, r, a), (b) => sys.address(b)) ?? sys.driver(path);
     this.events = new FlipEvents((cb) => sys.watch(fd, cb), (into) => sys.read(fd, into));
   }
 

@@ -279,6 +279,9 @@ describe.skipIf(!hasCc || !drmInclude)('DRM ioctl ABI against drm.h, drm_mode.h 
       'DRM_MODE_TYPE_PREFERRED', 'DRM_DISPLAY_MODE_LEN', '_DRM_VBLANK_RELATIVE', '_DRM_VBLANK_EVENT', '_DRM_VBLANK_SECONDARY', '_DRM_VBLANK_HIGH_CRTC_SHIFT', 'sizeof(union drm_wait_vblank)', 'DRM_MODE_CONNECTOR_USB', 'DRM_MODE_ENCODER_DPI', ...Object.keys(drm.FORMATS).map((f) => `DRM_FORMAT_${f}`),
     ].map((n) => `printf("value ${n} %lu\\n", (unsigned long)(${n}));`);
     consts.push('printf("value WAIT_VBLANK_SIZE %zu\\n", sizeof(union drm_wait_vblank));');
+    consts.push('printf("value VERSION_SIZE %zu\\n", sizeof(struct drm_version));');
+    consts.push('printf("value VERSION_NAME_LEN %zu\\n", offsetof(struct drm_version, name_len));');
+    consts.push('printf("value VERSION_NAME %zu\\n", offsetof(struct drm_version, name));');
     const fields = Object.keys(DRM_FIELDS).map((f) => {
       const [s, m] = f.split('.');
       return `printf("field ${f} %zu\\n", offsetof(struct ${s}, ${m}));`;
@@ -314,6 +317,7 @@ describe.skipIf(!hasCc || !drmInclude)('DRM ioctl ABI against drm.h, drm_mode.h 
     expect([drm._DRM_VBLANK_RELATIVE, drm._DRM_VBLANK_EVENT, drm._DRM_VBLANK_SECONDARY, drm._DRM_VBLANK_HIGH_CRTC_SHIFT, drm.WAIT_VBLANK_SIZE]).toEqual(
       ['_DRM_VBLANK_RELATIVE', '_DRM_VBLANK_EVENT', '_DRM_VBLANK_SECONDARY', '_DRM_VBLANK_HIGH_CRTC_SHIFT', 'WAIT_VBLANK_SIZE'].map((n) => get(`value ${n}`))
     );
+    expect([drm.VERSION_SIZE, 16, 24]).toEqual(['VERSION_SIZE', 'VERSION_NAME_LEN', 'VERSION_NAME'].map((n) => get(`value ${n}`)));
     expect([0, 1, 2].map(vblankType)).toEqual([0x4000001, 0x24000001, 0x4000005]);
     expect(drm.CONNECTOR_TYPES.length - 1).toBe(get('value DRM_MODE_CONNECTOR_USB'));
     expect(drm.ENCODER_TYPES.length - 1).toBe(get('value DRM_MODE_ENCODER_DPI'));

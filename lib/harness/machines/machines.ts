@@ -69,6 +69,22 @@ MACHINES['x86_64-vesa24'] = vesaVariant(
 );
 
 /**
+ * virtio-gpu instead of the std VGA: the DRM specs on a second KMS driver
+ * (buffers in guest RAM, flushed to the host by DIRTYFB and flips). No VGA,
+ * so virtio-gpu is QEMU's console 0 and card0. Only basic and the DRM
+ * specs run: one more boot.
+ */
+MACHINES['x86_64-virtio-gpu'] = {
+  ...MACHINES.x86_64!,
+  name: 'x86_64-virtio-gpu',
+  describe: 'x86_64 with -vga none and virtio-gpu-pci at 00:02.0 (virtio_gpu /dev/dri/card0, /dev/fb0), ivshmem-plain at 00:04.0, devmap.host port at 00:06.0',
+  debianModules: [...VIRTIO_SERIAL, 'virtio_gpu'],
+  args: ['-vga', 'none', '-device', 'virtio-gpu-pci,addr=0x2'],
+  devices: ['ivshmem', 'fb0', 'drm'],
+  specs: { include: ['test/guest/basic.test.ts', 'test/guest/drm.test.ts'] },
+};
+
+/**
  * Two small guests on one devmap ivshmem server (the host is a third peer):
  * doorbells and messages between guests. Only the doorbell specs run here;
  * one vCPU each, since the two share the host's cores.
