@@ -64,12 +64,21 @@ describe.skipIf(!canBoot)('devmap guest run (needs dist/ and QEMU, or root to in
     }
   }, BOOT_MS);
 
-  it('fails fast on a kernel panic, shows it, and leaves nothing behind', () => {
+  it('fails fast on a kernel panic, shows it, and leaves nothing behind', async () => {
     const before = leftovers();
     const r = guest('--timeout', '120', '--', 'sh', '-c', 'echo c > /proc/sysrq-trigger');
     expect(r.status).toBe(125);
     expect(r.stderr).toMatch(/guest kernel panicked: .*Kernel panic - not syncing: sysrq triggered crash/);
     expect(r.ms).toBeLessThan(60_000); // panic=-1 + -no-reboot, not the 120 s timeout
-    expect(leftovers().filter((x) => !before.includes(x))).toEqual([]);
+    // Our run removed its files before it exited. Other host test files boot
+    // guests at the same time: what is new here and theirs goes away when
+    // they end; a leak of ours stays.
+    let left = leftovers().filter((x) => !before.includes(x));
+    for (let waited = 0; left.length > 0 && waited < 100_000; waited += 2000) {
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      const now = leftovers();
+      left = left.filter((x) => now.includes(x));
+    }
+    expect(left).toEqual([]);
   }, BOOT_MS);
 });
