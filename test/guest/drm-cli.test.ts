@@ -1,7 +1,7 @@
 // devmap drm as a person runs it, on the guest's first card: info, flip,
 // pattern and capture (each CLI start costs ~5-10 s under TCG: four runs,
 // so this file runs on the machines that have the time, not on every DRM
-// variant). Debian 12's Node 18 (the armhf guests) cannot start the CLI:
+// variant). Debian 12's Node 18 (armhf guests on bookworm) cannot start it:
 // yargs' string-width uses a regex flag Node 18 lacks.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
