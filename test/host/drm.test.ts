@@ -1,8 +1,9 @@
 // lib/drm without a card: a fake DrmSys plays the kernel, so every error
 // path and the flip queue run on the host. The real card is
 // test/guest/drm.test.ts's.
-import { writeFileSync } from 'node:fs';
+import { closeSync, readSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 
 import { DRM_CAP, DRM_EVENT_FLIP_COMPLETE, DRM_IOCTL, SIZE } from '../../lib/drm/abi.js';
@@ -10,6 +11,7 @@ import { openDrm } from '../../lib/drm/device.js';
 import { drmSys, type DrmSys } from '../../lib/drm/sys.js';
 import { systemError } from '../../lib/errors.js';
 import { mapFile } from '../../lib/map.js';
+import { native } from '../../lib/native.js';
 import { tempDir } from '../helpers/tmp.js';
 
 interface Fake {
@@ -179,5 +181,48 @@ describe('Drm with a fake driver', () => {
     expect(() => drm.createDumb(8, 8, 16, { format: 'XRGB8888' })).toThrow(/has 32 bits per pixel/);
     expect(() => drm.pageFlip(0, 1)).toThrow(/crtc must be an object id/);
     expect(() => drm.dirty(1, [{ x: -1, y: 0, w: 1, h: 1 }])).toThrow(/rects\[0\]\.x/);
+  });
+});
+
+// The addon's event-loop watcher that flips are read through: on the loop,
+// per environment, and gone with a worker that exits with it still started.
+describe('FdWatcher (native)', () => {
+  it('calls back on the event loop while the fd is readable, and only while started', async () => {
+    const efd = native.eventfd(0, native.constants.EFD_NONBLOCK);
+    const hits: number[] = [];
+    const w = new native.FdWatcher(efd, (status, events) => {
+      hits.push(status, events);
+      readSync(efd, Buffer.alloc(8));
+    });
+    try {
+      writeSync(efd, Buffer.from([1, 0, 0, 0, 0, 0, 0, 0]));
+      await tick();
+      expect(hits).toEqual([]); // not started
+      w.start();
+      await tick();
+      expect(hits).toEqual([0, native.constants.POLLIN]);
+      w.stop();
+      writeSync(efd, Buffer.from([1, 0, 0, 0, 0, 0, 0, 0]));
+      await tick();
+      expect(hits).toHaveLength(2);
+    } finally {
+      w.close();
+      w.close();
+      closeSync(efd);
+    }
+    expect(() => w.start()).toThrow(/after close/);
+  });
+
+  it('a worker that exits with a started watcher ends cleanly', async () => {
+    const addon = join(process.cwd(), 'build', 'Release', 'devmap.node');
+    const w = new Worker(
+      `const n = require(${JSON.stringify(addon)});
+       const efd = n.eventfd(0, 0);
+       const w = new n.FdWatcher(efd, () => {});
+       w.start();
+       process.exit(0);`,
+      { eval: true }
+    );
+    expect(await new Promise((resolve, reject) => w.on('exit', resolve).on('error', reject))).toBe(0);
   });
 });
