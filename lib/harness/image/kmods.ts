@@ -36,7 +36,7 @@ export interface BuiltModule {
 export function buildModules(kernel: GuestKernel, log: Log, arch?: GuestArch): BuiltModule[] {
   return moduleSources().filter((src) => buildsFor(src, arch?.key)).map((src) => {
     const name = src.split('/').pop()!;
-    const key = sha256(kernel.abi, hashTree(src), 'smoke').slice(0, 16);
+    const key = sha256(kernel.abi, hashTree(src), 'smoke', ...STRICT).slice(0, 16);
     try {
       const out = build(kernel, src, name, key, log, arch, true);
       const smoke = join(out, 'smoke');
@@ -110,9 +110,17 @@ function makeFor(kernel: GuestKernel, log: Log, arch: GuestArch | undefined): Ma
   return (args, cwd, smoke) => void runInRoot(root, ['make', ...args, ...(smoke ? [`CC=${smoke.cross ?? ''}gcc-${gcc}`] : [])], { cwd, binds: [cacheDir()] });
 }
 
+/**
+ * Our own modules build with the kernel's extra warnings (W=1) as errors:
+ * every kernel the harness builds for proves them warning-free, and a
+ * warning fails the build before the boot with the compiler's words. A
+ * driver writer's --kmod folder builds as kbuild builds it by default.
+ */
+const STRICT = ['W=1', 'KCFLAGS=-Werror'];
+
 function build(kernel: GuestKernel, src: string, name: string, key: string, log: Log, arch: GuestArch | undefined, smoke: boolean): string {
   // Cross builds: the arch's compiler, the build machine's kbuild scripts (resolve.ts).
-  const cross = arch?.cross ? [`ARCH=${arch.cross.kernelArch}`, `CROSS_COMPILE=${arch.cross.prefix}`] : [];
+  const cross = [...(arch?.cross ? [`ARCH=${arch.cross.kernelArch}`, `CROSS_COMPILE=${arch.cross.prefix}`] : []), ...(smoke ? STRICT : [])];
   return buildOnce(join(cacheDir(), 'kmod', `${name}-${key}`), (tmp) => {
     copyModuleSource(src, tmp);
     log(`building kernel module ${name} against ${kernel.abi}`);
