@@ -10,6 +10,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
+import { ensureHostTools } from '../../lib/harness/image/hosttools.js';
 import { _IO, _IOR, _IOW, _IOWR } from '../../lib/ioctl.js';
 import * as drm from '../../lib/drm/abi.js';
 import * as drmStructs from '../../lib/drm/structs.js';
@@ -244,7 +245,18 @@ describe.skipIf(!hasCc)('ioctl ABI against the C headers (needs a C compiler: cc
 // drm_mode.h and drm_fourcc.h: the copies libdrm's development package
 // installs (/usr/include/libdrm; Debian: libdrm-dev) or the kernel's own
 // (/usr/include/drm). devmap itself never links libdrm.
-const drmInclude = ['/usr/include/libdrm', '/usr/include/drm'].find((d) => existsSync(join(d, 'drm_mode.h')));
+const DRM_INCLUDES = ['/usr/include/libdrm', '/usr/include/drm'];
+// A fresh Debian host has neither (its linux-libc-dev carries no DRM
+// headers): as root, install libdrm-dev for its headers, as the harness
+// installs the tools it uses; otherwise the block says what it needs.
+if (process.getuid?.() === 0 && !DRM_INCLUDES.some((d) => existsSync(join(d, 'drm_mode.h')))) {
+  try {
+    ensureHostTools((l) => process.stderr.write(`devmap: ${l}\n`), [{ file: '/usr/include/libdrm/drm_mode.h', pkg: 'libdrm-dev' }]);
+  } catch (err) {
+    process.stderr.write(`devmap: ${(err as Error).message}\n`);
+  }
+}
+const drmInclude = DRM_INCLUDES.find((d) => existsSync(join(d, 'drm_mode.h')));
 
 /** struct.field -> the offset lib/drm's encoders and decoders use. */
 const DRM_FIELDS: Record<string, number> = {
