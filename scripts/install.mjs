@@ -7,6 +7,7 @@
 // the Node headers already on this machine). --build-from-source
 // (npm_config_build_from_source=true) always builds.
 import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,7 +26,21 @@ function loadable() {
   }
 }
 
-const found = process.env.npm_config_build_from_source === 'true' ? { why: '--build-from-source' } : loadable();
+/**
+ * A local build older than the addon's sources (a checkout after a pull:
+ * npm ci keeps build/) is rebuilt, not used: it may lack what the sources
+ * now export. A prebuild is what the package shipped, whatever its date.
+ */
+function stale(file) {
+  if (!relative(root, file).startsWith('build')) return false;
+  const src = join(root, 'native', 'addon');
+  const sources = [join(root, 'binding.gyp'), ...(existsSync(src) ? readdirSync(src).map((f) => join(src, f)) : [])];
+  const built = statSync(file).mtimeMs;
+  return sources.some((f) => existsSync(f) && statSync(f).mtimeMs > built);
+}
+
+let found = process.env.npm_config_build_from_source === 'true' ? { why: '--build-from-source' } : loadable();
+if (found.file && stale(found.file)) found = { why: `${relative(root, found.file)} is older than native/addon` };
 if (found.file) {
   console.log(`devmap: using ${relative(root, found.file)}`);
 } else {

@@ -38,9 +38,10 @@ function newest(dir) {
   return t;
 }
 
-/** tsc when dist/ is missing or older than lib/; the addon when it is missing. */
+/** tsc when dist/ is missing or older than lib/; the addon when it is missing or older than its sources. */
 function build() {
-  if (!existsSync(join(root, 'build', 'Release', 'devmap.node'))) {
+  const addon = join(root, 'build', 'Release', 'devmap.node');
+  if (!existsSync(addon) || Math.max(newest(join(root, 'native', 'addon')), statSync(join(root, 'binding.gyp')).mtimeMs) > statSync(addon).mtimeMs) {
     say('building the addon');
     if (spawnSync(process.execPath, [join(root, 'scripts', 'build-addon.mjs')], { stdio: 'inherit' }).status !== 0) process.exit(1);
   }
