@@ -6,8 +6,8 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFil
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 
-import { hostArchive } from '../../lib/harness/image/apt.js';
 import { buildRoot, removeSuperseded, resolvePackages, rootPackages, runInRoot } from '../../lib/harness/image/buildroot.js';
+import { buildRootSkip } from '../helpers/archive.js';
 import { tempDir } from '../helpers/tmp.js';
 
 describe('the package list', () => {
@@ -44,17 +44,7 @@ describe('superseded roots', () => {
   });
 });
 
-async function archiveReachable(): Promise<boolean> {
-  try {
-    const r = await fetch(`${hostArchive().archive}/dists/trixie/InRelease`, { method: 'HEAD', signal: AbortSignal.timeout(15_000) });
-    return r.ok;
-  } catch {
-    return false;
-  }
-}
-
-const notRoot = process.getuid?.() !== 0;
-const why = notRoot ? 'needs root (mmdebstrap, mount, chroot)' : (await archiveReachable()) ? '' : "the host's Debian archive is not reachable";
+const why = await buildRootSkip();
 
 // Cold: mmdebstrap fetches ~150 packages (1-3 minutes); warm: the cached root.
 describe.skipIf(why !== '')(`the trixie build root with gcc-14${why && ` (skipped: ${why})`}`, () => {

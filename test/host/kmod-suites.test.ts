@@ -12,7 +12,6 @@ import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync
 import { basename, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 
-import { hostArchive } from '../../lib/harness/image/apt.js';
 import { buildRoot, runInRoot } from '../../lib/harness/image/buildroot.js';
 import { cacheDir, type Log } from '../../lib/harness/image/cache.js';
 import { ensureHostTools } from '../../lib/harness/image/hosttools.js';
@@ -20,6 +19,7 @@ import { prepareImage, type GuestImage } from '../../lib/harness/image/image.js'
 import { SUITES, type SuiteName } from '../../lib/harness/machines/suites.js';
 import { INSTALL_DIR, buildKmod, kernelGcc, modulesDir, moduleBytes, noteBuildId, parseModInfo, readHeaders, type ModInfo } from '../../lib/kmod/index.js';
 import { packageRoot } from '../../lib/paths.js';
+import { archiveReachable } from '../helpers/archive.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const cli = join(packageRoot, 'dist', 'cli.js');
@@ -27,15 +27,6 @@ const version = (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf
 const log: Log = (l) => process.stderr.write(`devmap: ${l}\n`);
 const hostSuite = /^VERSION_CODENAME=(\S+)/m.exec(existsSync('/etc/os-release') ? readFileSync('/etc/os-release', 'utf8') : '')?.[1];
 const MODULES = ['devmap_edu', 'devmap_ivshmem'];
-
-async function archiveReachable(): Promise<boolean> {
-  try {
-    const r = await fetch(`${hostArchive().archive}/dists/trixie/InRelease`, { method: 'HEAD', signal: AbortSignal.timeout(15_000) });
-    return r.ok;
-  } catch {
-    return false;
-  }
-}
 
 const why = process.getuid?.() !== 0 ? 'needs root (build roots, QEMU, dkms)'
   : !existsSync(cli) ? 'needs dist/ (npx tsc -p .)'

@@ -8,13 +8,13 @@ import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, realpathSync,
 import { join, relative } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 
-import { hostArchive } from '../../lib/harness/image/apt.js';
 import { buildRoot, runInRoot } from '../../lib/harness/image/buildroot.js';
 import { cacheDir } from '../../lib/harness/image/cache.js';
 import { ARCHES } from '../../lib/harness/machines/arches.js';
 import { SUITES } from '../../lib/harness/machines/suites.js';
 import { readElf } from '../helpers/elf.js';
 import { packedTarball, pnpmMissing, projectRoot, scratchProject, PNPM } from '../helpers/pack.js';
+import { buildRootSkip } from '../helpers/archive.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const HOST = `linux-${process.arch}`;
@@ -203,17 +203,7 @@ describe('scripts/prepack.mjs', () => {
   });
 });
 
-async function archiveReachable(): Promise<boolean> {
-  try {
-    const r = await fetch(`${hostArchive().archive}/dists/trixie/InRelease`, { method: 'HEAD', signal: AbortSignal.timeout(15_000) });
-    return r.ok;
-  } catch {
-    return false;
-  }
-}
-
-const notRoot = process.getuid?.() !== 0;
-const rootWhy = notRoot ? 'needs root (mmdebstrap, mount, chroot)' : (await archiveReachable()) ? '' : "the host's Debian archive is not reachable";
+const rootWhy = await buildRootSkip();
 
 // The build roots the companion modules of each suite's kernel are built
 // in (gcc-14 for trixie's 6.12, gcc-16 for sid's 7.x), so no root is made
