@@ -57,6 +57,21 @@ export function explain<E extends SystemError>(err: E, advice: string): E {
   return err;
 }
 
+/**
+ * Opens a device node with `open` (a device's system interface). A node,
+ * driver or device that is not there (ENOENT, ENXIO, ENODEV) is explained
+ * with `advice`: what to load or start.
+ */
+export function openDeviceNode(path: string, open: (path: string) => number, advice: string): number {
+  if (typeof path !== 'string' || path.length === 0) throw typeError('path must be a non-empty string');
+  try {
+    return open(path);
+  } catch (err) {
+    if (['ENOENT', 'ENXIO', 'ENODEV'].some((code) => isSystemError(err, code))) explain(err as SystemError, advice);
+    throw err;
+  }
+}
+
 export function isSystemError(err: unknown, code?: string): err is SystemError {
   if (!(err instanceof Error)) return false;
   const e = err as Partial<SystemError>;

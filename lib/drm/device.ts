@@ -2,7 +2,7 @@
 // the addon only makes the calls (ioctl, mmap, the fd watcher), the policy
 // is here: two-pass resource reads, dumb buffers as Mappings, master
 // handling, CRTC restore on close, flips queued per CRTC.
-import { devmapError, explain, isSystemError, typeError, withPath } from '../errors.js';
+import { devmapError, explain, isSystemError, openDeviceNode, withPath } from '../errors.js';
 import { DRM_CLIENT_CAP_UNIVERSAL_PLANES, DRM_IOCTL } from './abi.js';
 import { clientCap, driverName, readCaps, type DrmCaps } from './caps.js';
 import { DumbBuffer } from './dumb.js';
@@ -233,16 +233,7 @@ export class Drm {
 
 /** Drm.open() through `sys` (internal: tests fake the driver). */
 export function openDrm(path = '/dev/dri/card0', options: DrmOpenOptions = {}, sys: DrmSys = drmSys): Drm {
-  if (typeof path !== 'string' || path.length === 0) throw typeError('path must be a non-empty string');
-  let fd: number;
-  try {
-    fd = sys.open(path);
-  } catch (err) {
-    if (isSystemError(err, 'ENOENT') || isSystemError(err, 'ENXIO') || isSystemError(err, 'ENODEV')) {
-      explain(err, `no DRM card at ${path}: load a KMS driver (modprobe bochs for QEMU's -vga std or bochs-display, virtio_gpu for virtio-gpu-pci) or pass another /dev/dri/cardN`);
-    }
-    throw err;
-  }
+  const fd = openDeviceNode(path, (p) => sys.open(p), `no DRM card at ${path}: load a KMS driver (modprobe bochs for QEMU's -vga std or bochs-display, virtio_gpu for virtio-gpu-pci) or pass another /dev/dri/cardN`);
   const drm = new Drm(path, fd, sys);
   try {
     if (!drm.caps.dumbBuffer) {

@@ -4,7 +4,7 @@ import { DmaBuffer, checkDmaSize, checkTransfer, type TransferOptions } from './
 import {
   ALLOC_SIZE, EDU_FROM_DEVICE, EDU_IOC, EDU_TO_DEVICE, INFO_SIZE, STATS_SIZE, decodeInfo, decodeStats, encodeTransfer, type EduInfo, type EduStats,
 } from './abi.js';
-import { devmapError, explain, isSystemError, rangeError, typeError, withPath } from '../errors.js';
+import { devmapError, openDeviceNode, rangeError, typeError, withPath } from '../errors.js';
 import { eduSys, type EduSys } from './sys.js';
 
 export type { EduInfo, EduStats } from './abi.js';
@@ -150,16 +150,7 @@ export class Edu {
 
 /** Edu.open() through `sys` (internal: tests fake the driver). */
 export function openEdu(path = '/dev/edu0', sys: EduSys = eduSys): Edu {
-  if (typeof path !== 'string' || path.length === 0) throw typeError('path must be a non-empty string');
-  let fd: number;
-  try {
-    fd = sys.open(path);
-  } catch (err) {
-    if (isSystemError(err, 'ENOENT') || isSystemError(err, 'ENXIO') || isSystemError(err, 'ENODEV')) {
-      explain(err, `no edu device at ${path}: load native/kmod/edu (insmod devmap_edu.ko) and start QEMU with -device edu`);
-    }
-    throw err;
-  }
+  const fd = openDeviceNode(path, (p) => sys.open(p), `no edu device at ${path}: load native/kmod/edu (insmod devmap_edu.ko) and start QEMU with -device edu`);
   const edu = new Edu(fd, path, sys);
   try {
     edu.info(); // proves this is our driver: anything else answers ENOTTY
