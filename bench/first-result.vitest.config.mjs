@@ -2,9 +2,13 @@
 // qemu/vitest.guest.config.mjs as it is, with a pool that reports when QEMU
 // started and a reporter that notes when the first test result reached the
 // host; bench/guests.mjs runs it with one spec file and reads the two JSON
-// lines it prints. Writes no artifacts (the test harness owns those).
+// lines it prints. Boots cold (no snapshot) and keeps its guest logs in a
+// temp folder (the test harness owns artifacts/).
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
 import base from '../qemu/vitest.guest.config.mjs';
-import { devmapGuestPool } from '../dist/harness/session/vitest-pool.js';
+import { devmapPool } from '../dist/vitest/pool.js';
 
 const say = (o) => process.stdout.write(`${JSON.stringify(o)}\n`);
 let firstAt = 0;
@@ -13,8 +17,10 @@ export default {
   ...base,
   test: {
     ...base.test,
-    pool: devmapGuestPool({
+    pool: devmapPool({
       machine: process.env.DEVMAP_MACHINE,
+      snapshot: false,
+      artifacts: join(tmpdir(), 'devmap-bench-artifacts'),
       onGuestEnd: (e, r) => say({ guestEnd: { ...e, qemuAt: r.console.startedAt - r.bootMs } }),
     }),
     reporters: [

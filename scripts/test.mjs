@@ -98,7 +98,7 @@ async function vitest(name, vitestArgs, env = {}, prefix = '') {
  * one per role, booted one after the other joined the ivshmem server and
  * then running side by side: vitest runs here with
  * qemu/vitest.guest.config.mjs, whose pool boots the guest and runs vitest's
- * worker inside it (lib/harness/session/vitest-pool.ts); host hooks, the ivshmem marker
+ * worker inside it (lib/vitest/pool.ts); host hooks, the ivshmem marker
  * and the ivshmem server come from lib/harness/session/session.ts.
  */
 async function guestTiers() {

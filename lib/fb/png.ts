@@ -8,12 +8,16 @@ import type { Image } from './pixel.js';
 
 /** Decodes a PNG file (any colour type and depth) to 8-bit RGBA. */
 export function readPng(path: string): Image {
-  const bytes = readFileSync(path);
+  return decodePng(readFileSync(path), path);
+}
+
+/** Decodes PNG bytes to 8-bit RGBA; `what` names them in the error. */
+export function decodePng(bytes: Uint8Array, what = 'the data'): Image {
   try {
-    const png = pngjs.PNG.sync.read(bytes);
+    const png = pngjs.PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
     return { width: png.width, height: png.height, data: new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.length) };
   } catch (err) {
-    throw devmapError('ERR_DEVMAP_BAD_PNG', `${path} is not a readable PNG: ${(err as Error).message}`);
+    throw devmapError('ERR_DEVMAP_BAD_PNG', `${what} is not a readable PNG: ${(err as Error).message}`);
   }
 }
 

@@ -72,6 +72,7 @@ if [ -n "$DEVMAP_SNAPSHOT" ]; then
 	echo ready >&3
 	read -r now size <&3
 	date -u -s "@$now" >/dev/null
+	sh /etc/devmap/restored.sh
 	head -c "$size" <&3 | (cd / && cpio -idmu 2>/dev/null)
 	exec 3>&-
 	. /etc/devmap/run.env

@@ -4,6 +4,13 @@
 // fast); the guest only loads the worker runtime and executes tests.
 // Frames: 4-byte big-endian length + v8.serialize(message), both ways --
 // the "advanced" serialization vitest's forks pool uses.
+// Handshake (lib/vitest/pool.ts is the host end): once the worker runtime
+// is loaded the bridge says {__devmapLoaded} -- the point where the host may
+// save the guest, so that a restored guest starts here -- then waits for
+// {__devmapEnv: {env, now}}, this run's environment and the host's clock
+// (a restored guest's is the snapshot's), and answers {__devmapReady}; a
+// restored guest first runs /etc/devmap/restored.sh (qemu/guest/restored.sh).
+import { spawnSync } from 'node:child_process';
 import { openSync, readdirSync, readFileSync, read, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -41,6 +48,13 @@ function pump() {
       const msg = v8.deserialize(pending.subarray(4, 4 + len));
       pending = pending.subarray(4 + len);
       if (msg && msg.__devmapStop) process.exit(0);
+      if (msg && msg.__devmapEnv) {
+        Object.assign(process.env, msg.__devmapEnv.env);
+        spawnSync('date', ['-u', '-s', `@${msg.__devmapEnv.now}`], { stdio: 'ignore' });
+        if (msg.__devmapEnv.restored) spawnSync('sh', ['/etc/devmap/restored.sh'], { stdio: 'inherit' });
+        send({ __devmapReady: true });
+        continue;
+      }
       process.emit('message', msg);
     }
     pump();
@@ -51,5 +65,5 @@ const cwd = process.argv[2] ?? process.cwd();
 const require = createRequire(join(cwd, 'package.json'));
 const entry = join(require.resolve('vitest/package.json'), '..', 'dist', 'workers', 'forks.js');
 await import(entry);
-send({ __devmapReady: true });
+send({ __devmapLoaded: true });
 pump();

@@ -17,13 +17,13 @@ interface Manifest {
   peerDependencies?: Record<string, string>;
 }
 
-/** What only the guest tier needs: vitest's worker runs in the guest (lib/harness/session/vitest-pool.ts). */
+/** What only the guest tier needs: vitest's worker runs in the guest (lib/vitest/pool.ts). */
 export const GUEST_TIER_PACKAGES = ['vitest'];
 
 /**
  * Left out although vitest depends on them: the bundler and CSS engines'
  * native bindings (31 MB, ~0.3 s of initramfs unpacking under TCG). Only
- * vitest's worker runs in the guest (lib/harness/session/vitest-pool.ts), and it does
+ * vitest's worker runs in the guest (lib/vitest/pool.ts), and it does
  * not load them; the vitest CLI itself would not start in the guest.
  */
 export const GUEST_SKIP_PACKAGES = /^(@rolldown\/binding-|lightningcss-)/;

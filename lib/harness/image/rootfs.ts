@@ -23,7 +23,7 @@ import { GUEST_TIER_PACKAGES, nodeModulesClosure } from './npmdeps.js';
 /**
  * The project's short name in the guest, a link to its real place there:
  * the same path as on the host, so that module ids a host-side vitest sends
- * (lib/harness/session/vitest-pool.ts) resolve unchanged in the guest.
+ * (lib/vitest/pool.ts) resolve unchanged in the guest.
  */
 export const GUEST_PROJECT = '/devmap';
 /** Where our kernel modules live in the guest. */
@@ -142,6 +142,7 @@ export function buildRootfs(kernel: GuestKernel, ours: BuiltModule[], arch: stri
   fs.add({ type: 'data', path: '/etc/devmap/abi', data: kernel.abi + '\n' });
   fs.file(join(packageRoot, 'qemu', 'guest', 'init.sh'), '/init', 0o755);
   fs.file(join(packageRoot, 'qemu', 'guest', 'vitest-bridge.mjs'), '/etc/devmap/vitest-bridge.mjs');
+  fs.file(join(packageRoot, 'qemu', 'guest', 'restored.sh'), '/etc/devmap/restored.sh', 0o755);
   addBusybox(fs, kernel.busybox, Boolean(o.userland));
   addNode(fs, o.userland);
   addModules(fs, kernel, ours, arch);

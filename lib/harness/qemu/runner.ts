@@ -25,7 +25,7 @@ import { ARCHES, findMachine, type Machine } from '../machines/machines.js';
 import type { HostOp } from './hostport.js';
 import { HostServices } from './services.js';
 import { checkSnapshot, snapshotEntry, withSnapshot, type SnapshotEntry } from './snapshot.js';
-import { restoring, savingPort } from './vmstate.js';
+import { restoring, saveNow, savingPort } from './vmstate.js';
 
 export interface GuestRunOptions extends Omit<OverlayOptions, 'hold' | 'ivshmemSize' | 'mode' | 'kmods' | 'snapshot'> {
   mode?: 'run' | 'shell';
@@ -55,6 +55,17 @@ export interface GuestRunOptions extends Omit<OverlayOptions, 'hold' | 'ivshmemS
    * (snapshot.ts). x86_64 single-guest machines only (checkSnapshot).
    */
   snapshot?: boolean;
+  /**
+   * Where the snapshot is taken: 'init' (default) where /init waits for the
+   * command, which then comes over devmap.job; 'command' once the command
+   * itself is ready, when the caller calls `control.save()` -- the command,
+   * its cwd, env and --with files are part of the snapshot (and its key),
+   * so what changes per run must reach it another way (the vitest pool
+   * sends it over its own port).
+   */
+  snapshotAt?: 'init' | 'command';
+  /** Called before QEMU starts with what the caller can do to this boot (snapshotAt 'command'). */
+  control?: (c: GuestControl) => void;
   /** Extra or replaced operations of the devmap.host port (see hostport.ts). */
   hostOps?: Record<string, HostOp>;
   /** More virtio-serial ports (needs machine.hostPort): guest port name → called with QEMU's connection. */
@@ -62,6 +73,20 @@ export interface GuestRunOptions extends Omit<OverlayOptions, 'hold' | 'ivshmemS
   /** The command's output, as it arrives. */
   onOutput?: (text: string) => void;
   log?: Log;
+}
+
+/** A boot's handle for its caller. */
+export interface GuestControl {
+  /** Whether this boot restores a snapshot (its command is past the point where `save` was called). */
+  restored: boolean;
+  /** Settles once the guest runs: at once for a boot, after the load for a restore (rejects if it fails). */
+  running: Promise<void>;
+  /**
+   * Saves the guest now (snapshotAt 'command', a boot that takes the
+   * snapshot; a no-op otherwise). Never rejects: a save that fails is logged
+   * and the run goes on without one.
+   */
+  save(): Promise<void>;
 }
 
 export type Outcome = 'exited' | 'panic' | 'timeout' | 'qemu-failed' | 'no-status';
@@ -103,6 +128,7 @@ interface Snap {
   entry: SnapshotEntry;
   overlay: string;
   restore: boolean;
+  at: 'init' | 'command';
 }
 
 /** One boot: the run's plan and what it leaves on the host, removed on every exit path. */
@@ -160,7 +186,7 @@ function writeInitrd(b: Boot): string {
   const { dir } = b;
   const initrd = join(dir, 'initrd.cpio');
   const opts = overlayOptions(b.o, b.kmods, b.shm);
-  if (b.snap) writeOverlay(join(dir, 'job.cpio'), b.image, b.m, { ...opts, kmods: [] });
+  if (b.snap?.at === 'init') writeOverlay(join(dir, 'job.cpio'), b.image, b.m, { ...opts, kmods: [] });
   else writeOverlay(join(dir, 'overlay.cpio'), b.image, b.m, opts);
   if (b.snap?.restore) return b.image.initrd;
   copyFileSync(b.image.initrd, initrd);
@@ -223,12 +249,26 @@ async function awaitEnd(b: Boot, qemu: Qemu, services: HostServices): Promise<{ 
 
 async function boot(b: Boot, services: HostServices): Promise<GuestResult> {
   const initrd = writeInitrd(b);
-  const job = b.snap && join(b.dir, 'job.cpio');
-  const restore = b.snap?.restore ? restoring(b.snap.entry, job!, b.log, b.shm) : undefined;
-  const jobPort = restore?.channels ?? (b.snap ? savingPort(b.snap.entry, job!, b.log, services.qmpUp) : {});
+  const job = b.snap?.at === 'init' ? join(b.dir, 'job.cpio') : undefined;
+  const restore = b.snap?.restore ? restoring(b.snap.entry, job, b.log, b.shm) : undefined;
+  const jobPort = restore?.channels ?? (b.snap && job ? savingPort(b.snap.entry, job, b.log, services.qmpUp) : {});
+  const snap = b.snap;
+  let resumed!: () => void;
+  let notResumed!: (e: unknown) => void;
+  const running = new Promise<void>((res, rej) => ([resumed, notResumed] = [res, rej]));
+  running.catch(() => undefined);
+  b.o.control?.({
+    restored: Boolean(snap?.restore),
+    running,
+    save: () => (snap && snap.at === 'command' && !snap.restore ? saveNow(snap.entry, b.log, services.qmpUp) : Promise.resolve()),
+  });
   await services.start({ hostPort: Boolean(b.m.hostPort), ...shmOf(b), hostOps: b.o.hostOps, channels: { ...jobPort, ...b.o.channels } });
   const qemu = startQemu(b, bootArgs(b, initrd, services));
-  await restore?.run({ qmp: services.qmpUp, exited: qemu.exited, stderr: qemu.stderr, started: qemu.started });
+  await restore?.run({ qmp: services.qmpUp, exited: qemu.exited, stderr: qemu.stderr, started: qemu.started }).catch((e: unknown) => {
+    notResumed(e);
+    throw e;
+  });
+  resumed();
   const { code, timedOutAfterMs, endedAt } = await awaitEnd(b, qemu, services);
   const totalMs = endedAt - qemu.started;
   const bootMs = qemu.con.startedAt ? qemu.con.startedAt - qemu.started : totalMs;
@@ -257,9 +297,12 @@ async function runFromSnapshot(p: Plan, o: GuestRunOptions, shm: IvshmemFile | u
   const undo = onCleanup(() => rmSync(dir, { recursive: true, force: true }));
   try {
     const overlay = join(dir, 'snapshot.cpio');
-    writeOverlay(overlay, p.image, p.m, { ...overlayOptions({ ...o, command: [], cwd: undefined, env: {}, with: [], screendump: undefined }, p.kmods, shm), snapshot: true });
+    const at = o.snapshotAt ?? 'init';
+    // At 'init' the snapshot holds the guest without the command (it comes as the job); at 'command', with it.
+    if (at === 'init') writeOverlay(overlay, p.image, p.m, { ...overlayOptions({ ...o, command: [], cwd: undefined, env: {}, with: [], screendump: undefined }, p.kmods, shm), snapshot: true });
+    else writeOverlay(overlay, p.image, p.m, overlayOptions(o, p.kmods, shm));
     const entry = snapshotEntry({ m: p.m, accel: p.accel, qemu: qemuBinary(p.m), kernel: p.m.kernelImage === 'bzImage' ? p.image.kernel.bzImage : p.image.kernel.vmlinux, initrd: p.image.initrd, overlay });
-    return await withSnapshot(entry, p.log, (restore) => bootOnce(p, o, shm, { entry, overlay, restore }));
+    return await withSnapshot(entry, p.log, (restore) => bootOnce(p, o, shm, { entry, overlay, restore, at }));
   } finally {
     undo();
     rmSync(dir, { recursive: true, force: true });

@@ -82,7 +82,7 @@ export function pruneSnapshots(keep = KEEP): void {
   const files = names.filter((f) => f.endsWith('.vmstate')).map((f) => ({ f, t: age(f) }));
   for (const { f } of files.sort((a, b) => b.t - a.t).slice(keep)) discardSnapshot({ file: join(dir, f), meta: join(dir, f.replace(/\.vmstate$/, '.json')) });
   // A save that was killed leaves its temp file; one older than an hour is nobody's.
-  for (const f of names.filter((n) => /\.tmp-\d+$/.test(n) && age(n) < Date.now() - 3_600_000)) rmSync(join(dir, f), { force: true });
+  for (const f of names.filter((n) => /\.tmp-[\d-]+$/.test(n) && age(n) < Date.now() - 3_600_000)) rmSync(join(dir, f), { force: true });
 }
 
 export function discardSnapshot(e: SnapshotEntry): void {

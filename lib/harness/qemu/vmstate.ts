@@ -39,7 +39,7 @@ async function saveSnapshot(qmp: Qmp, e: SnapshotEntry): Promise<{ ms: number; s
   try {
     let size = 0;
     mkdirSync(dirname(e.file), { recursive: true });
-    const tmp = `${e.file}.tmp-${process.pid}`;
+    const tmp = `${e.file}.tmp-${process.pid}-${Date.now()}`;
     try {
       // The default limit (32 MiB/s) would make a 1 GiB guest's save take ten seconds.
       await qmp.execute('migrate-set-parameters', { 'max-bandwidth': 2 ** 33 });
@@ -127,16 +127,18 @@ type Channel = (socket: Socket) => void;
 
 /** The devmap.job port of a boot that takes the snapshot: saved when /init says ready, then the job (`job`, an overlay cpio) is sent. */
 export function savingPort(e: SnapshotEntry, job: string, log: Log, qmp: Promise<Qmp>): Record<string, Channel> {
-  const port = jobPort((s) => void (async () => {
-    try {
-      const r = await saveSnapshot(await qmp, e);
-      log(`saved a snapshot of this guest (${(r.size / 2 ** 20).toFixed(0)} MiB in ${(r.ms / 1000).toFixed(1)} s), later runs of this configuration restore it: ${e.file}`);
-    } catch (err) {
-      log(`could not save a snapshot (${(err as Error).message}); this run goes on without one`);
-    }
-    sendJob(s, job);
-  })());
+  const port = jobPort((s) => void saveNow(e, log, qmp).then(() => sendJob(s, job)));
   return { [JOB_PORT]: port.channel };
+}
+
+/** Saves the guest to `e` now and says so; a save that fails is said and the run goes on without one (never rejects). */
+export async function saveNow(e: SnapshotEntry, log: Log, qmp: Promise<Qmp>): Promise<void> {
+  try {
+    const r = await saveSnapshot(await qmp, e);
+    log(`saved a snapshot of this guest (${(r.size / 2 ** 20).toFixed(0)} MiB in ${(r.ms / 1000).toFixed(1)} s), later runs of this configuration restore it: ${e.file}`);
+  } catch (err) {
+    log(`could not save a snapshot (${(err as Error).message}); this run goes on without one`);
+  }
 }
 
 export interface Restoring {
@@ -150,8 +152,11 @@ export interface Restoring {
   run(q: { qmp: Promise<Qmp>; exited: Promise<unknown>; stderr: () => string; started: number }): Promise<void>;
 }
 
-/** A restore of `e`; `shm` (the ivshmem file) is read now, before QEMU can write into it. */
-export function restoring(e: SnapshotEntry, job: string, log: Log, shm: { path: string; size: number } | undefined): Restoring {
+/**
+ * A restore of `e`, then the `job` sent (none for a snapshot taken with its
+ * command); `shm` (the ivshmem file) is read now, before QEMU can write into it.
+ */
+export function restoring(e: SnapshotEntry, job: string | undefined, log: Log, shm: { path: string; size: number } | undefined): Restoring {
   const putBack = keepHostData(shm);
   const port = jobPort(() => undefined);
   const run = async (q: Parameters<Restoring['run']>[0]): Promise<void> => {
@@ -161,12 +166,12 @@ export function restoring(e: SnapshotEntry, job: string, log: Log, shm: { path: 
     try {
       const qmp = await Promise.race([q.qmp, fail, timer]);
       await Promise.race([restoreSnapshot(qmp, e, putBack, q.exited), fail, timer]);
-      sendJob(await Promise.race([port.socket, fail, timer]), job);
+      if (job) sendJob(await Promise.race([port.socket, fail, timer]), job);
     } catch (err) {
       putBack();
       throw devmapError('ERR_DEVMAP_RESTORE', `${(err as Error).message}${said() ? `: ${said()}` : ''}`);
     }
     log(`restored a snapshot (${Date.now() - q.started} ms): ${e.file}`);
   };
-  return { channels: { [JOB_PORT]: port.channel }, run };
+  return { channels: job ? { [JOB_PORT]: port.channel } : {}, run };
 }
