@@ -8,6 +8,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { pinStatus, updateLock, type PinStatus, type Target } from '../harness/image/debian.js';
 import { stderrLog } from '../harness/image/cache.js';
 import { prepareImage } from '../harness/image/image.js';
+import { parseKparams } from '../harness/image/overlay.js';
 import { lockPath } from '../harness/image/lock.js';
 import { ARCHES, DEFAULT_MACHINE, findMachine, MACHINES, machineNames } from '../harness/machines/machines.js';
 import { DEFAULT_SUITE, findSuite, SUITES, suiteNames } from '../harness/machines/suites.js';
@@ -38,18 +39,6 @@ function common<T>(y: Argv<T>): Argv<T & Common> {
     .option('kmod', { type: 'string', array: true, describe: 'folder of your own kernel module (Kbuild or Makefile): built against the guest kernel, loaded before CMD (a failed build or insmod fails the run); repeatable' })
     .option('kparam', { type: 'string', array: true, describe: 'insmod argument MODULE.PARAM=VALUE for any module the guest loads; repeatable' })
     .option('timeout', { type: 'number', default: 300, describe: 'hard limit in seconds for the whole boot' }) as unknown as Argv<T & Common>;
-}
-
-/** --kparam mydrv.debug=1 --kparam mydrv.size=4096 -> { mydrv: 'debug=1 size=4096' } */
-export function parseKparams(list: string[] | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const p of list ?? []) {
-    const m = /^([A-Za-z0-9_-]+)\.(\w+)=(\S*)$/.exec(p);
-    if (!m) throw typeError(`--kparam ${JSON.stringify(p)}: want MODULE.PARAM=VALUE without spaces, e.g. --kparam devmap_edu.dma_bits=32`);
-    const mod = m[1]!.replace(/-/g, '_');
-    out[mod] = [out[mod], `${m[2]}=${m[3]}`].filter(Boolean).join(' ');
-  }
-  return out;
 }
 
 /**

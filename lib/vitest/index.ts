@@ -6,18 +6,19 @@
 import { expect } from 'vitest';
 
 import type { Image } from '../fb/pixel.js';
-import { matchScreen, type ScreenMatchOptions } from './screen.js';
+import { matchScreen, type ScreenMatchOptions, type ScreenSource } from './screen.js';
 
 export { devmapPool, type DevmapPool, type DevmapPoolOptions } from './pool.js';
 export { askHost, hostIvshmem, screenshot, type ScreenshotOptions } from './host.js';
-export { compareScreen, type Rect, type ScreenDiff, type ScreenMatchOptions } from './screen.js';
+export { compareScreen, type Rect, type ScreenDiff, type ScreenMatchOptions, type ScreenSource } from './screen.js';
 export type { Image } from '../fb/pixel.js';
 
 interface ScreenMatchers<R = unknown> {
   /**
-   * The screen (an RGBA image, e.g. from screenshot()) shows `expected` (an
-   * Image, PNG bytes or a PNG file) at `at`: pixel-exact, or within
-   * `tolerance` per channel, over `region`. Await it. On a mismatch the
+   * The screen (an RGBA image, e.g. from screenshot(), or a function taking
+   * it, retried until it matches or `timeout`) shows `expected` (an Image,
+   * PNG bytes or a PNG file) at `at`: pixel-exact, or within `tolerance` per
+   * channel, over `region`. Await it. On a mismatch the
    * expected, actual and diff PNGs go to the artifacts folder and the
    * message names them.
    */
@@ -30,7 +31,7 @@ declare module 'vitest' {
 }
 
 expect.extend({
-  async toMatchScreen(received: Image, expected: Image | Uint8Array | string, options: ScreenMatchOptions = {}) {
+  async toMatchScreen(received: ScreenSource, expected: Image | Uint8Array | string, options: ScreenMatchOptions = {}) {
     const v = await matchScreen(received, expected, options, this.currentTestName);
     return { pass: v.pass, message: () => v.message };
   },

@@ -30,8 +30,8 @@ export interface DevmapPoolOptions {
   kernel?: string;
   /** Folders of your kernel modules (relative to the project root): built against the guest kernel, loaded before the tests. */
   kmod?: string[];
-  /** Module parameters, `{ 'NAME.PARAM': 'VALUE' }` (insmod arguments). */
-  kparams?: Record<string, string>;
+  /** Module parameters as `MODULE.PARAM=VALUE` (insmod arguments; the CLI's --kparam), e.g. ['mydrv.pages=8']. */
+  kparams?: string[];
   /** Host files or folders (relative to the project root) the specs read in the guest, at the same path. */
   with?: string[];
   /** The ivshmem backing file (kept); default a fresh /dev/shm file per guest, removed after it. */
@@ -138,8 +138,8 @@ class GuestWorker {
 
   async start(): Promise<void> {
     // The harness is loaded here, not at import: a spec importing devmap/vitest in the guest never needs it.
-    const [{ prepareImage }, { stderrLog }, { findMachine }, { runGuest }, { snapshotMachines }, { guestArtifact }] = await Promise.all([
-      import('../harness/image/image.js'), import('../harness/image/cache.js'), import('../harness/machines/machines.js'),
+    const [{ prepareImage }, { stderrLog }, { parseKparams }, { findMachine }, { runGuest }, { snapshotMachines }, { guestArtifact }] = await Promise.all([
+      import('../harness/image/image.js'), import('../harness/image/cache.js'), import('../harness/image/overlay.js'), import('../harness/machines/machines.js'),
       import('../harness/qemu/runner.js'), import('../harness/qemu/snapshot.js'), import('../harness/session/session.js'),
     ]);
     const o = this.shared.options;
@@ -188,7 +188,7 @@ class GuestWorker {
       log: stderrLog, machine: m.name, image, env: bootEnv, cwd: root,
       ...(o.kernel ? { kernel: o.kernel } : {}),
       ...(o.kmod ? { kmodDirs: o.kmod.map(abs) } : {}),
-      ...(o.kparams ? { kparams: o.kparams } : {}),
+      ...(o.kparams ? { kparams: parseKparams(o.kparams) } : {}),
       ...(o.with ? { with: o.with.map(abs) } : {}),
       ...(session.ivshmem ? { ivshmem: session.ivshmem } : o.ivshmem ? { ivshmem: { ...o.ivshmem, path: abs(o.ivshmem.path) } } : {}),
       ...(session.ivshmemServer ? { ivshmemServer: session.ivshmemServer } : {}),

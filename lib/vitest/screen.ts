@@ -25,6 +25,12 @@ export interface ScreenMatchOptions {
   region?: Rect;
   /** Largest difference allowed per channel (0-255, alpha ignored); default 0, pixel-exact. */
   tolerance?: number;
+  /**
+   * When the screen is given as a function (`() => screenshot()`): how long
+   * to keep taking it while it does not match yet, in ms (default 5000) --
+   * displays redraw on their own schedule (fbdev's deferred I/O, QEMU's refresh).
+   */
+  timeout?: number;
 }
 
 export interface ScreenDiff {
@@ -128,10 +134,21 @@ export interface ScreenVerdict {
 
 let seq = 0;
 
+/** A screen, or a function that takes it (polled until it matches or the timeout). */
+export type ScreenSource = Image | (() => Image | Promise<Image>);
+
 /** What toMatchScreen decides, and on a mismatch the artifacts it wrote and names. */
-export async function matchScreen(screen: Image, expected: Image | Uint8Array | string, o: ScreenMatchOptions, test?: string): Promise<ScreenVerdict> {
+export async function matchScreen(source: ScreenSource, expected: Image | Uint8Array | string, o: ScreenMatchOptions, test?: string): Promise<ScreenVerdict> {
   const want = await loadExpected(expected);
-  const d = compareScreen(screen, want, o);
+  const take = typeof source === 'function' ? source : () => source;
+  const until = Date.now() + (typeof source === 'function' ? (o.timeout ?? 5000) : 0);
+  let screen = await take();
+  let d = compareScreen(screen, want, o);
+  while (d.differing > 0 && Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 100));
+    screen = await take();
+    d = compareScreen(screen, want, o);
+  }
   const what = `${size(d.region)} at [${d.region.x}, ${d.region.y}]`;
   if (d.differing === 0) return { pass: true, message: `the screen matches the expected picture in ${what}${o.tolerance ? ` within ${o.tolerance}` : ''}` };
   const base = `${artifactName(test)}-${++seq}`;

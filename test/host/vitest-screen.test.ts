@@ -61,6 +61,16 @@ describe('toMatchScreen', () => {
     expect([...diff!.data.subarray(0, 4)]).toEqual([50, 10, 10, 255]);
   });
 
+  it('a function as the screen is taken again until it matches, or the timeout', async () => {
+    let calls = 0;
+    const blank = image(64, 48, () => [0, 0, 80]);
+    await expect(() => (++calls < 4 ? blank : screen)).toMatchScreen(box, { at: [10, 5] });
+    expect(calls).toBe(4);
+    calls = 0;
+    await expect(expect(() => (++calls, blank)).toMatchScreen(box, { at: [10, 5], timeout: 300 })).rejects.toThrow(/differs from the expected picture in 200 of 200 pixels/);
+    expect(calls).toBeGreaterThan(1);
+  });
+
   it('a picture or region that does not fit is an error naming both sizes', async () => {
     await expect(expect(screen).toMatchScreen(image(80, 10, () => [0, 0, 0]))).rejects.toMatchObject({
       code: 'ERR_DEVMAP_SCREEN_SIZE', message: 'the expected picture (80x10) at [0, 0] does not fit on the screen (64x48)',

@@ -4,7 +4,7 @@
 // --with host files, so the 150 MB base is never rebuilt for a new command.
 import { posix } from 'node:path';
 
-import { devmapError } from '../../errors.js';
+import { devmapError, typeError } from '../../errors.js';
 import { shellQuote } from './cache.js';
 import type { Machine } from '../machines/machines.js';
 import { writeCpio } from './cpio.js';
@@ -36,6 +36,19 @@ export interface OverlayOptions {
 }
 
 const quote = (s: string): string => shellQuote([s]);
+
+/** --kparam mydrv.debug=1 --kparam mydrv.size=4096 -> { mydrv: 'debug=1 size=4096' } */
+export function parseKparams(list: string[] | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const p of list ?? []) {
+    const m = /^([A-Za-z0-9_-]+)\.(\w+)=(\S*)$/.exec(p);
+    if (!m) throw typeError(`kparam ${JSON.stringify(p)}: want MODULE.PARAM=VALUE without spaces, e.g. devmap_edu.dma_bits=32`);
+    const mod = m[1]!.replace(/-/g, '_');
+    out[mod] = [out[mod], `${m[2]}=${m[3]}`].filter(Boolean).join(' ');
+  }
+  return out;
+}
+
 
 /** The module load order: Debian's for the machine, then ours in native/kmod order. */
 export function moduleLoadList(image: GuestImage, m: Machine): string[] {
