@@ -34,7 +34,8 @@ function graph(): Map<string, string[]> {
 function roomOf(file: string): string {
   const parts = file.split('/').slice(1);
   if (parts.length === 1) return ['cli.ts', 'parser.ts', 'index.ts'].includes(parts[0]!) ? 'app' : 'core';
-  if (parts[0] === 'commands' || parts[0] === 'demo') return 'app';
+  // devmap/vitest drives the harness (its pool boots guests), like the CLI.
+  if (parts[0] === 'commands' || parts[0] === 'demo' || parts[0] === 'vitest') return 'app';
   if (parts[0] === 'harness') return `harness/${parts[1]}`;
   return parts[0]!;
 }

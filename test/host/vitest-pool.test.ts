@@ -91,6 +91,22 @@ it('sees nothing a previous file left in the guest', () => {
   writeFileSync('/tmp/left-behind', 'isolated-${f}');
 });
 `])),
+  'failing/crash.test.mjs': `import { writeFileSync } from 'node:fs';
+import { it } from 'vitest';
+
+it('panics the guest kernel', async () => {
+  writeFileSync('/proc/sys/kernel/sysrq', '1');
+  writeFileSync('/proc/sysrq-trigger', 'c');
+  await new Promise((r) => setTimeout(r, 30_000));
+});
+`,
+  'failing/later.test.mjs': `import { readFileSync } from 'node:fs';
+import { expect, it } from 'vitest';
+
+it('runs in a fresh guest, whatever another file did to its own', () => {
+  expect(readFileSync('/proc/sys/kernel/sysrq', 'utf8').trim()).not.toBe('1');
+});
+`,
   'failing/screen.test.mjs': `import { expect, it } from 'vitest';
 import { Framebuffer } from 'devmap';
 import { screenshot } from 'devmap/vitest';
@@ -115,7 +131,7 @@ describe.skipIf(why !== '')(`devmap/vitest in a user's project installed from pa
   let proj: string;
   let snapshots: string;
 
-  function vitest(args: string[], env: Record<string, string> = {}): { status: number | null; out: string; report: { numPassedTests: number; numFailedTests: number; testResults: { name: string }[] } } {
+  function vitest(args: string[], env: Record<string, string> = {}): { status: number | null; out: string; report: { numPassedTests: number; numFailedTests: number; testResults: { name: string; status: string }[] } } {
     const report = join(proj, 'report.json');
     const r = spawnSync(process.execPath, [join(proj, 'node_modules', 'vitest', 'vitest.mjs'), 'run', ...args, '--reporter', 'default', '--reporter', 'json', '--outputFile.json', report], {
       cwd: proj, encoding: 'utf8', timeout: RUN_MS, env: { ...process.env, DEVMAP_SNAPSHOTS: snapshots, CI: 'true', ...env },
@@ -164,8 +180,22 @@ describe.skipIf(why !== '')(`devmap/vitest in a user's project installed from pa
     expect(shards.map((s) => s.out.match(/restored a snapshot/g)?.length ?? 0).reduce((a, b) => a + b)).toBe(5);
   }, RUN_MS);
 
-  it('a screen that differs fails with the expected, actual and diff PNGs on the host', () => {
+  it('a screen that differs fails with the expected, actual and diff PNGs on the host; a file that panics the guest fails with its console, and the next file runs', () => {
     const r = vitest([], { SPECS: 'failing/**/*.test.mjs' });
+    expect(r.status).not.toBe(0);
+    const by = (f: string) => r.report.testResults.find((t) => t.name.endsWith(f));
+    expect(r.out).toMatch(/differs from the expected picture in 3072 of 3072 pixels of 64x48 at \[40, 30\]/);
+    const paths = [...r.out.matchAll(/(expected|actual|diff): +(\S+?\.png)/g)].map((m) => m[2]!);
+    expect(paths.slice(0, 3).map((p) => p.replace(/-\d+-(expected|actual|diff)\.png$/, '-N-$1.png'))).toEqual(
+      ['expected', 'actual', 'diff'].map((k) => join(proj, 'artifacts', 'screens', `a-green-box-where-a-red-one-is-N-${k}.png`)),
+    );
+    for (const p of paths.slice(0, 3)) expect(readFileSync(p).subarray(1, 4).toString()).toBe('PNG');
+    expect(by('failing/screen.test.mjs')?.status, r.out).toBe('failed');
+    expect(by('failing/crash.test.mjs')?.status, r.out).toBe('failed');
+    expect(r.out).toMatch(/the guest kernel panicked[\s\S]*last console lines/);
+    expect(by('failing/later.test.mjs')?.status, r.out).toBe('passed');
+  }, RUN_MS);
+});
     expect(r.status).not.toBe(0);
     expect(r.report.numFailedTests, r.out).toBe(1);
     expect(r.out).toMatch(/differs from the expected picture in 3072 of 3072 pixels of 64x48 at \[40, 30\]/);
