@@ -12,12 +12,15 @@
 // What differs per run -- vitest's worker ids, the session's environment,
 // the host's clock -- reaches the guest after the restore, so the snapshot
 // holds only what is the same every run.
+import { spawnSync } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { basename, isAbsolute, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
 
+import { devmapError } from '../errors.js';
 import type { GuestEnd, GuestSessionEnv } from '../harness/session/session.js';
 import type { GuestControl, GuestResult, GuestRunOptions } from '../harness/qemu/runner.js';
 import type { HostOp } from '../harness/qemu/hostport.js';
@@ -257,6 +260,13 @@ class GuestWorker {
   }
 }
 
+/** Builds the image and the modules now, in a child (prepare.ts); throws if that fails (the child said why). */
+function prepare(o: DevmapPoolOptions): void {
+  const kmod = (o.kmod ?? []).map((d) => resolve(d));
+  const r = spawnSync(process.execPath, [fileURLToPath(new URL('./prepare.js', import.meta.url)), JSON.stringify({ machine: o.machine, kernel: o.kernel, kmod })], { stdio: ['ignore', 'inherit', 'inherit'] });
+  if (r.status !== 0) throw devmapError('ERR_DEVMAP_POOL', `devmapPool: could not prepare the guest (${r.error?.message ?? `see above; exit ${r.status ?? r.signal}`})`);
+}
+
 export interface DevmapPool {
   name: string;
   createPoolWorker: (o: PoolOpts) => GuestWorker;
@@ -268,6 +278,8 @@ export interface DevmapPool {
  * docs/vitest.md has the whole story.
  */
 export function devmapPool(options: DevmapPoolOptions = {}): DevmapPool {
+  // devmap's own test tier (DEVMAP_SESSION) has its image made by scripts/test.mjs.
+  if (!process.env.DEVMAP_SESSION) prepare(options);
   const shared: Shared = { options, said: new Set() };
   return { name: 'devmap', createPoolWorker: (o) => new GuestWorker(o, shared) };
 }
