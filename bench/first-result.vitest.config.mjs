@@ -2,7 +2,8 @@
 // qemu/vitest.guest.config.mjs as it is, with a pool that reports when QEMU
 // started and a reporter that notes when the first test result reached the
 // host; bench/guests.mjs runs it with one spec file and reads the two JSON
-// lines it prints. Boots cold (no snapshot) and keeps its guest logs in a
+// lines it prints. Boots cold, or with DEVMAP_BENCH_SNAPSHOT=1 restores
+// (or takes) the snapshot in $DEVMAP_SNAPSHOTS; keeps its guest logs in a
 // temp folder (the test harness owns artifacts/).
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,9 +20,9 @@ export default {
     ...base.test,
     pool: devmapPool({
       machine: process.env.DEVMAP_MACHINE,
-      snapshot: false,
+      snapshot: process.env.DEVMAP_BENCH_SNAPSHOT === '1',
       artifacts: join(tmpdir(), 'devmap-bench-artifacts'),
-      onGuestEnd: (e, r) => say({ guestEnd: { ...e, qemuAt: r.console.startedAt - r.bootMs } }),
+      onGuestEnd: (e, r) => say({ guestEnd: { ...e, qemuAt: r.startedAt } }),
     }),
     reporters: [
       {

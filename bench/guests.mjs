@@ -4,6 +4,8 @@
 // is timed from QEMU's start to that test's `ok` line, then times `node -e 0`
 // in the same guest (bench/node-start.mjs): the boot figures' baseline.
 import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -45,10 +47,11 @@ export async function bootOnce(machine, script = '', { env, ivshmemServer, timeo
  * one spec, timed from QEMU's start to the first test result reaching the
  * host; baseline: QEMU -> /init starting the worker, in the same boot.
  */
-export async function vitestBoot(machine, spec = 'test/guest/basic.test.ts') {
+export async function vitestBoot(machine, spec = 'test/guest/basic.test.ts', { snapshots } = {}) {
   const entry = join(root, 'node_modules', 'vitest', 'vitest.mjs');
+  const snap = snapshots ? { DEVMAP_BENCH_SNAPSHOT: '1', DEVMAP_SNAPSHOTS: snapshots } : {};
   const child = spawn(process.execPath, [entry, 'run', '--config', join(here, 'first-result.vitest.config.mjs'), spec], {
-    cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DEVMAP_MACHINE: machine, NO_COLOR: '1' },
+    cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DEVMAP_MACHINE: machine, NO_COLOR: '1', ...snap },
   });
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (d) => (out += d));
@@ -58,7 +61,7 @@ export async function vitestBoot(machine, spec = 'test/guest/basic.test.ts') {
   const end = lines.find((x) => x.guestEnd)?.guestEnd;
   const first = lines.find((x) => 'firstResultAt' in x);
   if (status !== 0 || !end || !first?.firstResultAt || !first.passed) throw new Error(`vitest guest tier on ${machine} (${spec}) exited with ${status}:\n${out}`);
-  return { accel: end.accel, bootMs: end.bootMs, firstTestMs: first.firstResultAt - end.qemuAt };
+  return { accel: end.accel, bootMs: end.bootMs, firstTestMs: first.firstResultAt - end.qemuAt, restored: /restored a snapshot/.test(out), saved: /saved a snapshot/.test(out), restoreMs: Number(/restored a snapshot \((\d+) ms\)/.exec(out)?.[1] ?? NaN) };
 }
 
 const CH = 64 << 10; // bench/doorbell.mjs's layout
@@ -96,7 +99,8 @@ export async function runPair(machine) {
  * Every guest figure of the report, one boot at a time: the benches of
  * x86_64 and its first vesa variant, `boots` boots of each to the first
  * test (the bench boot counts), as many through `npm test`'s vitest pool,
- * and the doorbell pair. Returns { guest, boots, doorbell, machines }.
+ * restores of a snapshot through the same pool, and the doorbell pair.
+ * Returns { guest, boots, restore, doorbell, machines }.
  */
 export async function measureGuests(boots, say) {
   const guest = {};
@@ -120,6 +124,23 @@ export async function measureGuests(boots, say) {
     v.accel = r.accel;
     v.runs.push(r);
   }
+  // A fresh guest per test file (devmap/vitest): one run takes the snapshot, then each run restores it.
+  const snapshots = mkdtempSync(join(tmpdir(), 'devmap-bench-snapshots-'));
+  let restore;
+  try {
+    say('x86_64: one vitest run that takes a snapshot, then restores of it');
+    const saved = await vitestBoot('x86_64', undefined, { snapshots });
+    const runs = [];
+    for (let i = 0; i < boots; i++) {
+      const r = await vitestBoot('x86_64', undefined, { snapshots });
+      if (!r.restored) throw new Error('a run after the snapshot was saved did not restore it');
+      runs.push(r);
+    }
+    const size = readdirSync(snapshots).filter((f) => f.endsWith('.vmstate')).map((f) => statSync(join(snapshots, f)).size)[0];
+    restore = { machine: 'x86_64', accel: saved.accel, saveRunMs: saved.firstTestMs, runs, cold: v.runs, snapshotBytes: size };
+  } finally {
+    rmSync(snapshots, { recursive: true, force: true });
+  }
   const pairName = 'x86_64-doorbell-pair';
   say(`doorbell ping-pong on ${pairName} (two guests)`);
   const pair = await runPair(pairName);
@@ -128,5 +149,5 @@ export async function measureGuests(boots, say) {
   times[`${pairName} node --test`] = { machine: pairName, how: 'node --test', accel: pair.ping.accel, runs: Object.values(pair).map((r) => r.boot), sideBySide: true };
   const used = [...Object.keys(benches), pairName];
   const machines = Object.fromEntries(used.map((m) => [m, (({ describe, cpu, cpuTcg, smp, memMiB, guests }) => ({ describe, cpu, cpuTcg, smp, memMiB, guests }))(MACHINES[m])]));
-  return { guest, boots: times, doorbell: { machine: pairName, accel: pair.ping.accel, ...d }, machines };
+  return { guest, boots: times, restore, doorbell: { machine: pairName, accel: pair.ping.accel, ...d }, machines };
 }

@@ -4,7 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { barChart } from './plot.mjs';
-import { bootSection, doorbellSection, f2, fbSection, ivshmemSection, median } from './report-guest.mjs';
+import { bootSection, doorbellSection, restoreSection, f2, fbSection, ivshmemSection, median } from './report-guest.mjs';
 
 const us = (ns) => (ns / 1000).toFixed(2);
 
@@ -67,6 +67,7 @@ export function writeReport(docs, d) {
   }
   if (d.doorbell) md.push(...doorbellSection(plots, d.doorbell, d.machines?.[d.doorbell.machine]));
   if (d.boots && Object.keys(d.boots).length) md.push(...bootSection(plots, d.boots, d.machines ?? {}));
+  if (d.restore) md.push(...restoreSection(d.restore));
   md.push('## Notes: missed targets, and what limits the rest', '', ...notes(d, iv), '');
   writeFileSync(join(docs, 'BENCHMARKS.md'), md.join('\n'));
 }

@@ -100,7 +100,9 @@ export interface GuestResult {
   console: ConsoleLog;
   accel: Accel;
   machine: string;
-  /** ms from spawning QEMU to the command's start, and to QEMU's exit. */
+  /** When QEMU was spawned (ms since the epoch). */
+  startedAt: number;
+  /** ms from spawning QEMU to the command's start (a restored guest: to QEMU's exit), and to QEMU's exit. */
   bootMs: number;
   totalMs: number;
 }
@@ -274,7 +276,7 @@ async function boot(b: Boot, services: HostServices): Promise<GuestResult> {
   const bootMs = qemu.con.startedAt ? qemu.con.startedAt - qemu.started : totalMs;
   writeFileSync(join(b.dir, 'console.log'), qemu.con.text);
   const [outcome, reason] = verdict(services.status, qemu.con.panicLine(), timedOutAfterMs, code, qemu.stderr());
-  return { outcome, status: services.status, reason, console: qemu.con, accel: b.accel, machine: b.m.name, bootMs, totalMs };
+  return { outcome, status: services.status, reason, console: qemu.con, accel: b.accel, machine: b.m.name, startedAt: qemu.started, bootMs, totalMs };
 }
 
 async function bootOnce(p: Plan, o: GuestRunOptions, shm: IvshmemFile | undefined, snap?: Snap): Promise<GuestResult> {
