@@ -1,0 +1,105 @@
+// How a channel end sleeps and wakes the other, by the memory under it:
+//
+//   doorbell  `wait`/`notify` hooks: ivshmem between VMs, where the two
+//             kernels share no futex; the hooks ring and await doorbells
+//   atomics   a SharedArrayBuffer between worker_threads: Atomics.waitAsync /
+//             Atomics.wait / Atomics.notify on the counter word
+//   futex     any other ArrayBuffer (a memfd or /dev/shm file mapped by two
+//             processes of one kernel): FUTEX_WAIT/FUTEX_WAKE through the addon
+//   poll      `pollMs` given: look again every pollMs (nothing wakes it)
+//
+// A futex needs ordinary pages: on a device BAR (VM_PFNMAP) the kernel
+// refuses it (EFAULT), and the end falls back to polling every millisecond.
+import { devmapError, isSystemError } from '../errors.js';
+import { native } from '../native.js';
+import type { ChannelWake } from './layout.js';
+
+export interface Sleeper {
+  readonly kind: 'doorbell' | 'atomics' | 'futex' | 'poll';
+  /** Sleeps while word `index` holds `expected`, at most `ms` (a doorbell ignores the word). */
+  wait(index: number, expected: number, ms: number): Promise<unknown>;
+  /** The same, blocking the thread. */
+  waitSync(index: number, expected: number, ms: number): void;
+  /** Wakes whoever sleeps on word `index`. */
+  wake(index: number): void;
+}
+
+type WaitAsync = (a: Int32Array, i: number, v: number, ms: number) => { async: boolean; value: Promise<string> | string };
+const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
+const nap = new Int32Array(new SharedArrayBuffer(4)); // Atomics.wait on it is a plain sleep
+
+const pollSleeper = (pollMs: number): Sleeper => ({
+  kind: 'poll',
+  wait: (_i, _v, ms) => {
+    const t = Math.min(ms, pollMs);
+    return new Promise((r) => (t === 0 ? setImmediate(r) : setTimeout(r, t)));
+  },
+  waitSync: (_i, _v, ms) => void Atomics.wait(nap, 0, 0, Math.min(ms, pollMs)),
+  wake: () => {},
+});
+
+/** The sleeper for a channel over `i32` with options `o`. */
+export function sleeperFor(i32: Int32Array, o: ChannelWake): Sleeper {
+  if (o.wait || o.notify) {
+    const { wait, notify } = o;
+    return {
+      kind: 'doorbell',
+      wait: (_i, _v, ms) =>
+        wait
+          ? wait(ms).catch((err: { code?: string }) => {
+              if (err?.code !== 'ERR_DEVMAP_TIMEOUT') throw err;
+            })
+          : pollSleeper(o.pollMs ?? 1).wait(_i, _v, ms),
+      waitSync: () => {
+        throw devmapError('ERR_DEVMAP_CHANNEL_WAKE', 'a doorbell wait is asynchronous; use peek(), recv(), reserve() or send(), not their Sync forms');
+      },
+      wake: () => notify?.(),
+    };
+  }
+  if (o.pollMs !== undefined) return pollSleeper(o.pollMs);
+  if (i32.buffer instanceof SharedArrayBuffer) {
+    return {
+      kind: 'atomics',
+      wait: (i, v, ms) => {
+        const r = waitAsync(i32, i, v, ms);
+        if (!r.async) return Promise.resolve(r.value);
+        // A pending waitAsync does not keep Node's event loop alive; a timer does.
+        const alive = setTimeout(() => {}, ms + 10);
+        return (r.value as Promise<string>).finally(() => clearTimeout(alive));
+      },
+      waitSync: (i, v, ms) => void Atomics.wait(i32, i, v, ms),
+      wake: (i) => void Atomics.notify(i32, i),
+    };
+  }
+  return futexSleeper(i32);
+}
+
+function futexSleeper(i32: Int32Array): Sleeper {
+  const buf = i32.buffer as ArrayBuffer;
+  const at = (i: number): number => i32.byteOffset + i * 4;
+  let fallback: Sleeper | undefined; // set once the kernel refused a futex here
+  const refused = (err: unknown): Sleeper => {
+    if (!isSystemError(err, 'EFAULT')) throw err;
+    return (fallback = pollSleeper(1));
+  };
+  return {
+    kind: 'futex',
+    wait: (i, v, ms) => fallback?.wait(i, v, ms) ?? native.futexWait(buf, at(i), v, ms).catch((err) => refused(err).wait(i, v, ms)),
+    waitSync: (i, v, ms) => {
+      if (fallback) return fallback.waitSync(i, v, ms);
+      try {
+        native.futexWaitSync(buf, at(i), v, ms);
+      } catch (err) {
+        refused(err).waitSync(i, v, ms);
+      }
+    },
+    wake: (i) => {
+      if (fallback) return;
+      try {
+        native.futexWake(buf, at(i));
+      } catch (err) {
+        refused(err);
+      }
+    },
+  };
+}
