@@ -177,7 +177,7 @@ export class Channel {
     Atomics.store(i32, I.HEAD, this.#head); // publishes the record (and orders every store above before it)
     this.#seq = seq;
     this.#heldAt = -1;
-    this.#wakeIf(I.READER_WAITING, I.HEAD);
+    this.#wakeIf(I.READER_WAITING);
   }
 
   /** Appends a copy of `data`; false (nothing written) when the ring lacks room. */
@@ -320,24 +320,25 @@ export class Channel {
   #free(bytes: number): void {
     this.#tail = (this.#tail + bytes) | 0;
     Atomics.store(this.#i32, I.TAIL, this.#tail);
-    this.#wakeIf(I.WRITER_WAITING, I.TAIL);
+    this.#wakeIf(I.WRITER_WAITING);
   }
 
   /**
    * Wakes the other end if its waiting word says it sleeps (the only system
-   * call, and only then). Only the sleeper clears that word: cleared here, a
-   * sleeper that set it, then saw this end's earlier counter, would sleep
-   * on unwoken.
+   * call, and only then) and clears that word: one wake per sleep, not one
+   * per message while the sleeper gets back to a CPU. The sleeper sleeps on
+   * that word, so a clear that lands before it sleeps ends its sleep at once.
    */
-  #wakeIf(flag: number, word: number): void {
-    if (Atomics.load(this.#i32, flag) !== 0) this.#sleeper.wake(word);
+  #wakeIf(flag: number): void {
+    if (Atomics.load(this.#i32, flag) === 0) return;
+    Atomics.store(this.#i32, flag, 0);
+    this.#sleeper.wake(flag);
   }
 
   /**
    * take(), spinning, then with this end's waiting word set, so that the
    * other end, which publishes before it reads that word, wakes it; null:
-   * sleep on the counter the other end moves, which still holds what take()
-   * last saw.
+   * sleep while that word is still set.
    */
   #ready<T>(take: () => T | null): T | null {
     for (let i = 0; i <= this.#spin; i++) {
@@ -351,7 +352,7 @@ export class Channel {
     return v;
   }
 
-  /** The sleep's word, the value it must still hold, and the slice of `deadline` to sleep. */
+  /** The sleep's word (this end's waiting word), the value it must still hold, and the slice of `deadline` to sleep. */
   #sleepArgs(deadline: number): [number, number, number] {
     const left = deadline - Date.now();
     const what = this.role === 'reader' ? 'message' : 'room to send';
@@ -360,7 +361,7 @@ export class Channel {
     // restarted (or a doorbell race) costs latency, never a hang.
     const ms = Math.min(left, this.#in.sliceMs ?? 100);
     this.#in.onSleep?.();
-    return this.role === 'reader' ? [I.HEAD, this.#head, ms] : [I.TAIL, this.#tail, ms];
+    return [this.role === 'reader' ? I.READER_WAITING : I.WRITER_WAITING, 1, ms];
   }
 
   #clearWaiting(): void {

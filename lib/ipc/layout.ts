@@ -13,9 +13,10 @@
 // the end publishes a pad record there (len 0xffffffff, seq 0) that fills it,
 // and writes the record at the ring's start. Version 1 let records wrap.
 //
-// A sleeping end waits on the counter the other end moves (the reader on
-// head, the writer on tail) after setting its waiting word, and the other end
-// wakes it only when that word is set: no system call on the fast path.
+// A sleeping end sets its waiting word, looks once more, and sleeps while
+// that word stays set; the other end, after publishing, clears the word and
+// wakes it only when the word is set: no system call on the fast path, one
+// wake per sleep.
 import { devmapError, rangeError, typeError } from '../errors.js';
 
 export const MAGIC = 0x48434d44; // 'DMCH' little-endian

@@ -3,9 +3,10 @@
 //   doorbell  `wait`/`notify` hooks: ivshmem between VMs, where the two
 //             kernels share no futex; the hooks ring and await doorbells
 //   atomics   a SharedArrayBuffer between worker_threads: Atomics.waitAsync /
-//             Atomics.wait / Atomics.notify on the counter word
+//             Atomics.wait / Atomics.notify on the end's waiting word
 //   futex     any other ArrayBuffer (a memfd or /dev/shm file mapped by two
-//             processes of one kernel): FUTEX_WAIT/FUTEX_WAKE through the addon
+//             processes of one kernel): FUTEX_WAIT/FUTEX_WAKE on that word
+//             through the addon (the blocking wait on the libuv pool, or sync)
 //   poll      `pollMs` given: look again every pollMs (nothing wakes it)
 //
 // A futex needs ordinary pages: on a device BAR (VM_PFNMAP) the kernel
