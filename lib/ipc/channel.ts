@@ -36,7 +36,6 @@ export interface Received {
 }
 
 export type ChannelOptions = ChannelWake;
-type Wait = { timeoutMs?: number };
 
 /** Internal knobs: how a writer copies payload bytes (a test's writer dies half-way), the longest single sleep, a call before each sleep. */
 export interface ChannelInternals {
@@ -119,7 +118,7 @@ export class Channel {
   }
 
   /** How this end sleeps: 'doorbell' (`wait`/`notify`), 'atomics' (SharedArrayBuffer), 'futex' (other memory) or 'poll'. */
-  get waitsBy(): Sleeper['kind'] {
+  get waitsBy(): 'doorbell' | 'atomics' | 'futex' | 'poll' {
     return this.#sleeper.kind;
   }
 
@@ -148,12 +147,12 @@ export class Channel {
   }
 
   /** tryReserve, waiting for room (backpressure) up to `timeoutMs` (default 10,000). */
-  reserve(n: number, { timeoutMs = 10_000 }: Wait = {}): Promise<Uint8Array> {
+  reserve(n: number, { timeoutMs = 10_000 }: { timeoutMs?: number } = {}): Promise<Uint8Array> {
     return this.#wait(() => this.tryReserve(n), timeoutMs);
   }
 
   /** tryReserve, blocking this thread while it waits (not with a doorbell: its wait is asynchronous). */
-  reserveSync(n: number, { timeoutMs = 10_000 }: Wait = {}): Uint8Array {
+  reserveSync(n: number, { timeoutMs = 10_000 }: { timeoutMs?: number } = {}): Uint8Array {
     return this.#waitSync(() => this.tryReserve(n), timeoutMs);
   }
 
@@ -193,7 +192,7 @@ export class Channel {
   }
 
   /** Appends a message, waiting for room (backpressure) up to `timeoutMs` (default 10,000). */
-  async send(data: Uint8Array, { timeoutMs = 10_000 }: Wait = {}): Promise<void> {
+  async send(data: Uint8Array, { timeoutMs = 10_000 }: { timeoutMs?: number } = {}): Promise<void> {
     await this.#wait(() => this.trySend(data) || null, timeoutMs);
   }
 
@@ -229,12 +228,12 @@ export class Channel {
   }
 
   /** tryPeek, waiting for a message up to `timeoutMs` (default 10,000). */
-  peek({ timeoutMs = 10_000 }: Wait = {}): Promise<Message> {
+  peek({ timeoutMs = 10_000 }: { timeoutMs?: number } = {}): Promise<Message> {
     return this.#wait(() => this.tryPeek(), timeoutMs);
   }
 
   /** tryPeek, blocking this thread while it waits (not with a doorbell: its wait is asynchronous). */
-  peekSync({ timeoutMs = 10_000 }: Wait = {}): Message {
+  peekSync({ timeoutMs = 10_000 }: { timeoutMs?: number } = {}): Message {
     return this.#waitSync(() => this.tryPeek(), timeoutMs);
   }
 
@@ -280,12 +279,12 @@ export class Channel {
   }
 
   /** Takes the next message, waiting up to `timeoutMs` (default 10,000). */
-  recv({ timeoutMs = 10_000 }: Wait = {}): Promise<Message> {
+  recv({ timeoutMs = 10_000 }: { timeoutMs?: number } = {}): Promise<Message> {
     return this.#wait(() => this.tryRecv(), timeoutMs);
   }
 
   /** `tryRecvInto`, waiting for a message up to `timeoutMs` (default 10,000). */
-  recvInto(target: Uint8Array, { timeoutMs = 10_000 }: Wait = {}): Promise<Received> {
+  recvInto(target: Uint8Array, { timeoutMs = 10_000 }: { timeoutMs?: number } = {}): Promise<Received> {
     return this.#wait(() => this.tryRecvInto(target), timeoutMs);
   }
 
