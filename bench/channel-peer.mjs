@@ -26,7 +26,7 @@ if (mode === 'fifo') {
   if (mode === 'read') {
     const size = Number(a);
     const count = Number(b);
-    const r = Channel.attach(down, 'reader');
+    const r = Channel.attach(down, 'reader', { futex: true });
     ready();
     for (let n = 0; n < count; n++) {
       const m = r.tryPeek() ?? r.peekSync({ timeoutMs: 60_000 });
@@ -35,8 +35,8 @@ if (mode === 'fifo') {
       r.release();
     }
   } else {
-    const rx = Channel.attach(down, 'reader', { spin: 0 });
-    const tx = Channel.attach(memory.bytes.subarray(half), 'writer', { spin: 0 });
+    const rx = Channel.attach(down, 'reader', { spin: 0, futex: true });
+    const tx = Channel.attach(memory.bytes.subarray(half), 'writer', { spin: 0, futex: true });
     ready();
     for (;;) {
       const m = a === 'sync' ? rx.peekSync({ timeoutMs: 60_000 }) : await rx.peek({ timeoutMs: 60_000 });

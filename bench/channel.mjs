@@ -63,7 +63,7 @@ async function zeroCopy(size, count, reps) {
     return performance.now() - t0;
   };
   return withPeer(['read', size, (reps + 1) * count], (down) => {
-    const w = Channel.attach(down, 'writer');
+    const w = Channel.attach(down, 'writer', { futex: true });
     const pass = (n0) => {
       const t0 = performance.now();
       for (let n = n0; n < n0 + count; n++) {
@@ -130,8 +130,8 @@ const msg = new Uint8Array(64).fill(5);
 /** Ping-pong over the channel, the peer's waits sync or async like ours. */
 function channelPingPong(mode, n) {
   return withPeer(['echo', mode], async (down, up) => {
-    const tx = Channel.attach(down, 'writer', { spin: 0 });
-    const rx = Channel.attach(up, 'reader', { spin: 0 });
+    const tx = Channel.attach(down, 'writer', { spin: 0, futex: true });
+    const rx = Channel.attach(up, 'reader', { spin: 0, futex: true });
     const send = (m) => {
       tx.tryReserve(m.length).set(m);
       tx.commit();

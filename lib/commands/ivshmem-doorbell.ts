@@ -82,8 +82,7 @@ function attach(e: Endpoint, a: Chan, role: 'reader' | 'writer'): Channel {
   const peer = a.peer;
   return Channel.attach(region(e, a), role, {
     ...(peer !== undefined && e.ring ? { notify: () => e.ring!(peer, a.vector) } : {}),
-    // A backing file's other end is a guest, which no host futex wakes: poll.
-    ...(e.wait ? { wait: (ms: number) => e.wait!(a.vector, ms) } : { pollMs: 1 }),
+    ...(e.wait ? { wait: (ms: number) => e.wait!(a.vector, ms) } : {}),
   });
 }
 

@@ -38,8 +38,10 @@ export interface ChannelWake {
   notify?: () => void;
   /** Sleeps until rung or `ms` pass (a timeout may resolve or reject with ERR_DEVMAP_TIMEOUT). */
   wait?: (ms: number) => Promise<unknown>;
-  /** Poll every this many ms instead of sleeping on a futex (0: every event-loop turn, lowest latency, busy). Without `wait`, default: a futex, or Atomics.wait on a SharedArrayBuffer. */
+  /** Poll every this many ms (0: every event-loop turn, lowest latency, busy). Default 1, unless the memory is a SharedArrayBuffer (Atomics.wait) or `futex` is set. */
   pollMs?: number;
+  /** Sleep on a futex: for memory that processes of one kernel share (a memfd, a /dev/shm file no guest writes). */
+  futex?: boolean;
   /** How many times a waiting end looks again before it sleeps (default 100; 0: sleep at once). */
   spin?: number;
 }

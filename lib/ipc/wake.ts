@@ -4,10 +4,12 @@
 //             kernels share no futex; the hooks ring and await doorbells
 //   atomics   a SharedArrayBuffer between worker_threads: Atomics.waitAsync /
 //             Atomics.wait / Atomics.notify on the end's waiting word
-//   futex     any other ArrayBuffer (a memfd or /dev/shm file mapped by two
-//             processes of one kernel): FUTEX_WAIT/FUTEX_WAKE on that word
-//             through the addon (the blocking wait on the libuv pool, or sync)
-//   poll      `pollMs` given: look again every pollMs (nothing wakes it)
+//   futex     `futex: true` (a memfd or /dev/shm file mapped by processes of
+//             one kernel): FUTEX_WAIT/FUTEX_WAKE on that word through the
+//             addon (the blocking wait on the libuv pool, or sync)
+//   poll      otherwise, or `pollMs` given: look again every pollMs (default
+//             1; nothing wakes it). The default for a mapping, whose other
+//             end may be a guest (an ivshmem backing file) that no futex wakes
 //
 // A futex needs ordinary pages: on a device BAR (VM_PFNMAP) the kernel
 // refuses it (EFAULT), and the end falls back to polling every millisecond.
@@ -58,6 +60,7 @@ export function sleeperFor(i32: Int32Array, o: ChannelWake): Sleeper {
     };
   }
   if (o.pollMs !== undefined) return pollSleeper(o.pollMs);
+  if (o.futex) return futexSleeper(i32);
   if (i32.buffer instanceof SharedArrayBuffer) {
     return {
       kind: 'atomics',
@@ -72,7 +75,7 @@ export function sleeperFor(i32: Int32Array, o: ChannelWake): Sleeper {
       wake: (i) => void Atomics.notify(i32, i),
     };
   }
-  return futexSleeper(i32);
+  return pollSleeper(1);
 }
 
 function futexSleeper(i32: Int32Array): Sleeper {

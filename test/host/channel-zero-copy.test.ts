@@ -21,6 +21,7 @@ const { checkRecord, fillRecord, recordLength } = records as {
 const peer = join(import.meta.dirname, 'fixtures', 'channel-peer.mjs');
 const thread = join(import.meta.dirname, 'fixtures', 'channel-thread.mjs');
 const code = (c: string) => expect.objectContaining({ code: c });
+const futex = { futex: true };
 const slow = { sliceMs: 60_000 }; // only a wake-up ends a sleep within a test's time
 const nextTick = () => new Promise((r) => setTimeout(r, 1));
 
@@ -29,7 +30,7 @@ afterEach(closeShared);
 function memfdPair(size: number, capacity?: number) {
   const s = shared(size);
   Channel.init(s.a.bytes, capacity === undefined ? {} : { capacity });
-  return { ...s, w: Channel.attach(s.a.bytes, 'writer'), r: Channel.attach(s.b.bytes, 'reader') };
+  return { ...s, w: Channel.attach(s.a.bytes, 'writer', futex), r: Channel.attach(s.b.bytes, 'reader', futex) };
 }
 
 /** Records n, n+1, ... written in place and read in place until the ring is full, then drained; how many. */
@@ -148,10 +149,11 @@ describe('sleeping ends', () => {
     Channel.init(a.bytes);
     const sab = new Uint8Array(new SharedArrayBuffer(4096));
     Channel.init(sab);
-    expect(Channel.attach(a.bytes, 'reader').waitsBy).toBe('futex');
+    expect(Channel.attach(a.bytes, 'reader', futex).waitsBy).toBe('futex');
+    expect(Channel.attach(a.bytes, 'reader').waitsBy).toBe('poll'); // a mapping's other end may be a guest: no futex unless asked
     expect(Channel.attach(sab, 'reader').waitsBy).toBe('atomics');
     expect(Channel.attach(a.bytes, 'reader', { wait: async () => {} }).waitsBy).toBe('doorbell');
-    expect(Channel.attach(a.bytes, 'reader', { pollMs: 0 }).waitsBy).toBe('poll');
+    expect(Channel.attach(new Uint8Array(sab.buffer), 'reader', { pollMs: 0 }).waitsBy).toBe('poll');
     expect(() => Channel.attach(a.bytes, 'reader', { wait: async () => {} }).peekSync({ timeoutMs: 10 })).toThrow(code('ERR_DEVMAP_CHANNEL_WAKE'));
   });
 
@@ -159,7 +161,7 @@ describe('sleeping ends', () => {
     const { fd, b } = shared(HEADER_SIZE + 4096);
     Channel.init(b.bytes);
     let slept = 0;
-    const r = attachChannel(b.bytes, 'reader', { spin: 0 }, { ...slow, onSleep: () => slept++ });
+    const r = attachChannel(b.bytes, 'reader', { spin: 0, futex: true }, { ...slow, onSleep: () => slept++ });
     const w = child(peer, fd, ['wake-writer']);
     const m = await r.peek({ timeoutMs: 40_000 });
     expect(checkRecord(m.data)).toBe(7);
@@ -170,7 +172,7 @@ describe('sleeping ends', () => {
   it('a process blocked in peekSync is woken by one commit', async () => {
     const { fd, a } = shared(HEADER_SIZE + 4096);
     Channel.init(a.bytes);
-    const w = Channel.attach(a.bytes, 'writer');
+    const w = Channel.attach(a.bytes, 'writer', futex);
     const r = child(peer, fd, ['sync-reader']);
     const i32 = new Int32Array(a.buffer);
     while (Atomics.load(i32, I.READER_WAITING) === 0) await nextTick();
@@ -211,7 +213,7 @@ describe('sleeping ends', () => {
     const { fd, b } = shared(HEADER_SIZE + 2048); // a small ring: the writer waits for room often
     Channel.init(b.bytes);
     let slept = 0;
-    const r = attachChannel(b.bytes, 'reader', { spin: 0 }, { ...slow, onSleep: () => slept++ });
+    const r = attachChannel(b.bytes, 'reader', { spin: 0, futex: true }, { ...slow, onSleep: () => slept++ });
     const w = child(peer, fd, ['burst-writer', 100_000, 12345], 110_000);
     const nap = new Int32Array(new SharedArrayBuffer(4));
     let seed = 777;
@@ -245,7 +247,7 @@ describe('processes killed at random points', () => {
   it('a writer killed anywhere: the reader sees only whole records, in order, then a new writer goes on', { timeout: 90_000 }, async () => {
     const { fd, b } = shared(HEADER_SIZE + 8192);
     Channel.init(b.bytes);
-    const r = attachChannel(b.bytes, 'reader', {}, slow);
+    const r = attachChannel(b.bytes, 'reader', futex, slow);
     let lost = 0;
     let seen = 0;
     for (let round = 0; round < 8; round++) {
@@ -278,7 +280,7 @@ describe('processes killed at random points', () => {
   it('a reader killed anywhere: the next reader gets every record exactly once, whole', { timeout: 90_000 }, async () => {
     const { fd, a } = shared(HEADER_SIZE + 4096);
     Channel.init(a.bytes);
-    const w = attachChannel(a.bytes, 'writer', {}, slow);
+    const w = attachChannel(a.bytes, 'writer', futex, slow);
     let sent = 0;
     let got = 0;
     for (let round = 0; round < 8; round++) {
@@ -303,7 +305,7 @@ describe('processes killed at random points', () => {
       expect(rseq).toBeLessThanOrEqual(got + ns.length + 1); // killed between release() and its print
       got = rseq;
     }
-    const r = attachChannel(a.bytes, 'reader', {}, slow);
+    const r = attachChannel(a.bytes, 'reader', futex, slow);
     for (let m = r.tryPeek(); m; m = r.tryPeek()) {
       expect(checkRecord(m.data)).toBe(got++);
       r.release();
