@@ -16,7 +16,7 @@
 // wake.ts.
 import { devmapError, rangeError, typeError } from '../errors.js';
 import { HEADER_SIZE, I, PAD, checkHeader, corrupt, formatHeader, int32View, maxMessageOf, recordSize, type ChannelWake } from './layout.js';
-import { sleeperFor, type Sleeper } from './wake.js';
+import { sleeperFor, Waiting } from './wake.js';
 
 export { HEADER_SIZE, type ChannelWake } from './layout.js';
 
@@ -62,8 +62,7 @@ export class Channel {
   readonly maxMessage: number;
   #i32: Int32Array;
   #ring: Uint8Array;
-  #sleeper: Sleeper;
-  #spin: number;
+  #waiting: Waiting;
   #in: ChannelInternals;
   #seq: number; // writer: last seq used; reader: last seq consumed
   #head: number; // the writer's own; the reader's last look at it
@@ -78,9 +77,14 @@ export class Channel {
   constructor(region: Uint8Array, role: 'reader' | 'writer', o: ChannelOptions, internals: ChannelInternals) {
     this.role = role;
     this.#in = internals;
-    this.#spin = o.spin ?? 100;
     this.#i32 = int32View(region);
-    this.#sleeper = sleeperFor(this.#i32, o);
+    const [mine, theirs] = role === 'reader' ? [I.READER_WAITING, I.WRITER_WAITING] : [I.WRITER_WAITING, I.READER_WAITING];
+    this.#waiting = new Waiting(this.#i32, mine, theirs, sleeperFor(this.#i32, o), {
+      spin: o.spin ?? 100,
+      sliceMs: internals.sliceMs ?? 100,
+      onSleep: internals.onSleep,
+      what: role === 'reader' ? 'message' : 'room to send',
+    });
     const cap = checkHeader(this.#i32, region.byteLength);
     this.capacity = cap;
     this.maxMessage = maxMessageOf(cap);
@@ -119,7 +123,7 @@ export class Channel {
 
   /** How this end sleeps: 'doorbell' (`wait`/`notify`), 'atomics' (SharedArrayBuffer), 'futex' (other memory) or 'poll'. */
   get waitsBy(): 'doorbell' | 'atomics' | 'futex' | 'poll' {
-    return this.#sleeper.kind;
+    return this.#waiting.sleeper.kind;
   }
 
   /** Bytes published and not yet read (record headers and padding included). */
@@ -148,12 +152,12 @@ export class Channel {
 
   /** tryReserve, waiting for room (backpressure) up to `timeoutMs` (default 10,000). */
   reserve(n: number, { timeoutMs = 10_000 }: { timeoutMs?: number } = {}): Promise<Uint8Array> {
-    return this.#wait(() => this.tryReserve(n), timeoutMs);
+    return this.#waiting.until(() => this.tryReserve(n), timeoutMs);
   }
 
   /** tryReserve, blocking this thread while it waits (not with a doorbell: its wait is asynchronous). */
   reserveSync(n: number, { timeoutMs = 10_000 }: { timeoutMs?: number } = {}): Uint8Array {
-    return this.#waitSync(() => this.tryReserve(n), timeoutMs);
+    return this.#waiting.untilSync(() => this.tryReserve(n), timeoutMs);
   }
 
   /** Publishes the reserved record, `length` bytes of it (default: all it reserved). */
@@ -176,7 +180,7 @@ export class Channel {
     Atomics.store(i32, I.HEAD, this.#head); // publishes the record (and orders every store above before it)
     this.#seq = seq;
     this.#heldAt = -1;
-    this.#wakeIf(I.READER_WAITING);
+    this.#waiting.wakeOther();
   }
 
   /** Appends a copy of `data`; false (nothing written) when the ring lacks room. */
@@ -193,7 +197,7 @@ export class Channel {
 
   /** Appends a message, waiting for room (backpressure) up to `timeoutMs` (default 10,000). */
   async send(data: Uint8Array, { timeoutMs = 10_000 }: { timeoutMs?: number } = {}): Promise<void> {
-    await this.#wait(() => this.trySend(data) || null, timeoutMs);
+    await this.#waiting.until(() => this.trySend(data) || null, timeoutMs);
   }
 
   /**
@@ -229,12 +233,12 @@ export class Channel {
 
   /** tryPeek, waiting for a message up to `timeoutMs` (default 10,000). */
   peek({ timeoutMs = 10_000 }: { timeoutMs?: number } = {}): Promise<Message> {
-    return this.#wait(() => this.tryPeek(), timeoutMs);
+    return this.#waiting.until(() => this.tryPeek(), timeoutMs);
   }
 
   /** tryPeek, blocking this thread while it waits (not with a doorbell: its wait is asynchronous). */
   peekSync({ timeoutMs = 10_000 }: { timeoutMs?: number } = {}): Message {
-    return this.#waitSync(() => this.tryPeek(), timeoutMs);
+    return this.#waiting.untilSync(() => this.tryPeek(), timeoutMs);
   }
 
   /** Frees the peeked message's room; its view must not be used after this. */
@@ -280,12 +284,12 @@ export class Channel {
 
   /** Takes the next message, waiting up to `timeoutMs` (default 10,000). */
   recv({ timeoutMs = 10_000 }: { timeoutMs?: number } = {}): Promise<Message> {
-    return this.#wait(() => this.tryRecv(), timeoutMs);
+    return this.#waiting.until(() => this.tryRecv(), timeoutMs);
   }
 
   /** `tryRecvInto`, waiting for a message up to `timeoutMs` (default 10,000). */
   recvInto(target: Uint8Array, { timeoutMs = 10_000 }: { timeoutMs?: number } = {}): Promise<Received> {
-    return this.#wait(() => this.tryRecvInto(target), timeoutMs);
+    return this.#waiting.until(() => this.tryRecvInto(target), timeoutMs);
   }
 
   /** Detaches this end (the shared memory stays). Idempotent. */
@@ -319,78 +323,7 @@ export class Channel {
   #free(bytes: number): void {
     this.#tail = (this.#tail + bytes) | 0;
     Atomics.store(this.#i32, I.TAIL, this.#tail);
-    this.#wakeIf(I.WRITER_WAITING);
-  }
-
-  /**
-   * Wakes the other end if its waiting word says it sleeps (the only system
-   * call, and only then) and clears that word: one wake per sleep, not one
-   * per message while the sleeper gets back to a CPU. The sleeper sleeps on
-   * that word, so a clear that lands before it sleeps ends its sleep at once.
-   */
-  #wakeIf(flag: number): void {
-    if (Atomics.load(this.#i32, flag) === 0) return;
-    Atomics.store(this.#i32, flag, 0);
-    this.#sleeper.wake(flag);
-  }
-
-  /**
-   * take(), spinning, then with this end's waiting word set, so that the
-   * other end, which publishes before it reads that word, wakes it; null:
-   * sleep while that word is still set.
-   */
-  #ready<T>(take: () => T | null): T | null {
-    for (let i = 0; i <= this.#spin; i++) {
-      const v = take();
-      if (v !== null) return v;
-    }
-    const flag = this.role === 'reader' ? I.READER_WAITING : I.WRITER_WAITING;
-    Atomics.store(this.#i32, flag, 1);
-    const v = take();
-    if (v !== null) Atomics.store(this.#i32, flag, 0);
-    return v;
-  }
-
-  /** The sleep's word (this end's waiting word), the value it must still hold, and the slice of `deadline` to sleep. */
-  #sleepArgs(deadline: number): [number, number, number] {
-    const left = deadline - Date.now();
-    const what = this.role === 'reader' ? 'message' : 'room to send';
-    if (left <= 0) throw devmapError('ERR_DEVMAP_TIMEOUT', `no ${what} on the channel within the timeout`);
-    // Wake at least every slice and look: a wake-up lost to a peer that
-    // restarted (or a doorbell race) costs latency, never a hang.
-    const ms = Math.min(left, this.#in.sliceMs ?? 100);
-    this.#in.onSleep?.();
-    return [this.role === 'reader' ? I.READER_WAITING : I.WRITER_WAITING, 1, ms];
-  }
-
-  #clearWaiting(): void {
-    Atomics.store(this.#i32, this.role === 'reader' ? I.READER_WAITING : I.WRITER_WAITING, 0);
-  }
-
-  async #wait<T>(take: () => T | null, timeoutMs: number): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const v = this.#ready(take);
-      if (v !== null) return v;
-      try {
-        await this.#sleeper.wait(...this.#sleepArgs(deadline));
-      } finally {
-        this.#clearWaiting();
-      }
-    }
-  }
-
-  #waitSync<T>(take: () => T | null, timeoutMs: number): T {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const v = this.#ready(take);
-      if (v !== null) return v;
-      try {
-        this.#sleeper.waitSync(...this.#sleepArgs(deadline));
-      } finally {
-        this.#clearWaiting();
-      }
-    }
+    this.#waiting.wakeOther();
   }
 }
 

@@ -13,10 +13,8 @@
 // the end publishes a pad record there (len 0xffffffff, seq 0) that fills it,
 // and writes the record at the ring's start. Version 1 let records wrap.
 //
-// A sleeping end sets its waiting word, looks once more, and sleeps while
-// that word stays set; the other end, after publishing, clears the word and
-// wakes it only when the word is set: no system call on the fast path, one
-// wake per sleep.
+// A sleeping end sets its waiting word and sleeps on it; the other end
+// clears it and wakes it (wake.ts).
 import { devmapError, rangeError, typeError } from '../errors.js';
 
 export const MAGIC = 0x48434d44; // 'DMCH' little-endian

@@ -107,3 +107,77 @@ function futexSleeper(i32: Int32Array): Sleeper {
     },
   };
 }
+
+/**
+ * One end's waiting, and its waking of the other end. A waiting end looks
+ * again `spin` times, then sets its waiting word, looks once more, and
+ * sleeps while that word stays set. The other end, after publishing, clears
+ * the word and wakes it only when the word is set: no system call while
+ * both keep up, one wake per sleep. Sleeping on the waiting word (not on the
+ * counter the other end moves) is what lets the waker clear it: a clear that
+ * lands before the sleep ends it at once, so no wake-up is lost.
+ */
+export class Waiting {
+  constructor(
+    private readonly i32: Int32Array,
+    private readonly mine: number,
+    private readonly theirs: number,
+    readonly sleeper: Sleeper,
+    private readonly o: { spin: number; sliceMs: number; onSleep: (() => void) | undefined; what: string }
+  ) {}
+
+  /** Wakes the other end if its waiting word says it sleeps. */
+  wakeOther(): void {
+    if (Atomics.load(this.i32, this.theirs) === 0) return;
+    Atomics.store(this.i32, this.theirs, 0);
+    this.sleeper.wake(this.theirs);
+  }
+
+  /** take()'s first non-null result, sleeping between tries, up to `timeoutMs`. */
+  async until<T>(take: () => T | null, timeoutMs: number): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const v = this.ready(take);
+      if (v !== null) return v;
+      try {
+        await this.sleeper.wait(this.mine, 1, this.slice(deadline));
+      } finally {
+        Atomics.store(this.i32, this.mine, 0);
+      }
+    }
+  }
+
+  /** until(), blocking the thread. */
+  untilSync<T>(take: () => T | null, timeoutMs: number): T {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const v = this.ready(take);
+      if (v !== null) return v;
+      try {
+        this.sleeper.waitSync(this.mine, 1, this.slice(deadline));
+      } finally {
+        Atomics.store(this.i32, this.mine, 0);
+      }
+    }
+  }
+
+  /** take(), spinning, then once more with the waiting word set; null: sleep. */
+  private ready<T>(take: () => T | null): T | null {
+    for (let i = 0; i <= this.o.spin; i++) {
+      const v = take();
+      if (v !== null) return v;
+    }
+    Atomics.store(this.i32, this.mine, 1);
+    const v = take();
+    if (v !== null) Atomics.store(this.i32, this.mine, 0);
+    return v;
+  }
+
+  /** How long the next sleep may last: at most a slice, so that a wake-up lost to a peer that restarted (or a doorbell race) costs latency, never a hang. */
+  private slice(deadline: number): number {
+    const left = deadline - Date.now();
+    if (left <= 0) throw devmapError('ERR_DEVMAP_TIMEOUT', `no ${this.o.what} on the channel within the timeout`);
+    this.o.onSleep?.();
+    return Math.min(left, this.o.sliceMs);
+  }
+}
