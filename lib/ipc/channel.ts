@@ -104,10 +104,10 @@ export class Channel {
       this.#seq = this.#load(I.RSEQ);
       // A reader that died inside release() stored RSEQ but not TAIL: the
       // record at the tail is the one it released. Finish that release.
-      if (this.#sync() >= 8) {
-        const h = (HEADER_SIZE + (this.#tail & (cap - 1))) / 4;
-        if (this.#i32[h] !== PAD && this.#i32[h + 1] === this.#seq) this.#free(recordSize(this.#i32[h]! >>> 0));
-      }
+      const used = this.#sync();
+      const h = (HEADER_SIZE + (this.#tail & (cap - 1))) / 4;
+      const len = this.#i32[h]!;
+      if (used >= 8 && len !== PAD && this.#i32[h + 1] === this.#seq && recordSize(len >>> 0) <= used) this.#free(recordSize(len >>> 0));
     }
   }
 

@@ -103,6 +103,16 @@ describe('zero-copy records', () => {
     expect(r.tryPeek()).toBeNull();
   });
 
+  it('a reader that died inside release() (RSEQ stored, TAIL not) is finished by the next reader', () => {
+    const { w, a, b } = memfdPair(HEADER_SIZE + 256, 256);
+    w.trySend(Buffer.from('one'));
+    w.trySend(Buffer.from('two'));
+    new Int32Array(a.buffer)[I.RSEQ] = 1;
+    const m = Channel.attach(b.bytes, 'reader').tryRecv()!;
+    expect(m).toMatchObject({ seq: 2, lost: 0 });
+    expect(Buffer.from(m.data).toString()).toBe('two');
+  });
+
   describe('a hostile header is an error, never an out-of-bounds access', () => {
     it('records or pad records past the ring end or what is published, and another version', () => {
       const { w, r, a, b } = memfdPair(HEADER_SIZE + 256, 256);
