@@ -12,6 +12,11 @@
 //   copy N      TypedArray.set of N bytes into a devmap mapping vs into an
 //               mmap-io mapping of the same file
 //   read32      Mapping.read32 vs an empty N-API call vs DataView.getUint32
+//   channel     the channel between two processes over a memfd: zero-copy
+//               throughput vs memcpy, wake-up round trip vs a pipe
+//               (bench/channel.mjs)
+//
+// out.ratios holds the headline ratios, one key each, added by the blocks below.
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { closeSync, ftruncateSync, mkdtempSync, openSync, rmSync } from 'node:fs';
@@ -21,6 +26,7 @@ import { performance } from 'node:perf_hooks';
 
 import { mapFile } from 'devmap';
 import { native } from '../dist/native.js';
+import { channelBenchmarks } from './channel.mjs';
 
 const args = process.argv.slice(2);
 const mmapIoDir = args.includes('--mmap-io') ? args[args.indexOf('--mmap-io') + 1] : undefined;
@@ -46,7 +52,7 @@ const fd = openSync(file, 'w+');
 ftruncateSync(fd, SIZE);
 closeSync(fd);
 
-const out = { node: process.version, results: {} };
+const out = { node: process.version, results: {}, ratios: {} };
 let mmapIo;
 if (mmapIoDir) mmapIo = createRequire(join(mmapIoDir, 'noop.js'))('@riaskov/mmap-io');
 
@@ -114,6 +120,13 @@ if (mmapIoDir) mmapIo = createRequire(join(mmapIoDir, 'noop.js'))('@riaskov/mmap
   const dataView = nsPerOp(N, (i) => (sink ^= dv.getUint32((i & 1023) << 2, true)));
   out.results.read32 = { read32Ns: read32, nativeRead32Ns: nativeRead32, emptyNapiNs: noop, dataViewNs: dataView, ratioVsEmptyNapi: read32 / noop, sink };
   m.unmap();
+}
+
+// channel: zero-copy records and futex wake-ups between two processes
+{
+  const { results, ratios } = await channelBenchmarks();
+  out.results.channel = results;
+  Object.assign(out.ratios, ratios);
 }
 
 rmSync(dir, { recursive: true, force: true });

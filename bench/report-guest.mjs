@@ -18,18 +18,18 @@ const chLabel = (c) => `${size(c.size)} ${c.recv}`;
 export function ivshmemSection(plots, m, g, iv) {
   const md = [];
   const shapes = iv.ram.channel.map(chLabel);
-  md.push(`ivshmem BAR2 (4 MiB), copy and channel per cache mode. Baseline: \`TypedArray.set\` of 1 MiB into guest RAM (median ${iv.memcpyMiBps.toFixed(0)} MiB/s in this run), timed right before every sample; every figure is the median over the samples of each sample's speed ÷ its baseline, with the MiB/s for context. The channel (\`lib/ipc/channel.ts\`) runs over 3 MiB of the BAR (a 2 MiB ring), writer and reader in one process: fill the ring, drain it, 8 MiB per pass, 9 passes (31 for the copy); \`tryRecv\` returns a new array per message, \`tryRecvInto\` copies into one buffer. The RAM row is the same channel over ordinary guest memory.`, '');
+  md.push(`ivshmem BAR2 (4 MiB), copy and channel per cache mode. Baseline: \`TypedArray.set\` of 1 MiB into guest RAM (median ${iv.memcpyMiBps.toFixed(0)} MiB/s in this run), timed right before every sample; every figure is the median over the samples of each sample's speed ÷ its baseline, with the MiB/s for context. The channel (\`lib/ipc/channel.ts\`) runs over 3 MiB of the BAR (a 2 MiB ring), writer and reader in one process: fill the ring, drain it, 8 MiB per pass, 9 passes (31 for the copy); \`tryRecv\` returns a new array per message, \`tryRecvInto\` copies into one buffer, zero-copy writes in place (\`tryReserve\`, one \`TypedArray.set\`, \`commit\`) and checks in place (\`tryPeek\`, first and last byte, \`release\`). The RAM row is the same channel over ordinary guest memory.`, '');
   md.push(`| cache asked (granted) | copy 1 MiB | ${shapes.map((s) => `channel ${s}`).join(' | ')} |`, `| --- | --- | ${shapes.map(() => '---').join(' | ')} |`);
   const cells = (chs) => chs.map((c) => `${f2(c.vsMemcpy)} (${c.MiBps.toFixed(0)} MiB/s)`).join(' | ');
   for (const [mode, v] of Object.entries(iv.modes)) md.push(`| ${mode} (${v.granted ?? v.via}) | ${f2(v.copyVsMemcpy)} | ${cells(v.channel)} |`);
   md.push(`| guest RAM, no device | – | ${cells(iv.ram.channel)} |`);
-  const best = Math.max(...Object.values(iv.modes).flatMap((v) => v.channel.map((c) => c.vsMemcpy)));
-  md.push('', `Target: channel ≥ 0.7× memcpy. Best here: ${f2(best)} (${best >= 0.7 ? 'met' : 'missed; see the notes'}).`, '');
+  const best = Math.max(...Object.values(iv.modes).flatMap((v) => v.channel.filter((c) => c.recv === 'zero-copy' && c.size >= 64 << 10).map((c) => c.vsMemcpy)));
+  md.push('', `Target: zero-copy channel ≥ 0.9× memcpy at ≥ 64 KiB. Best here: ${f2(best)} (${best >= 0.9 ? 'met' : 'missed; see the notes'}).`, '');
   md.push(`![ivshmem ${m}](bench/ivshmem-${m}.png)`, '');
   barChart(join(plots, `ivshmem-${m}.png`), `ivshmem in the guest (${m}, ${g.accel.toUpperCase()}): ÷ memcpy into guest RAM`, [
     ...Object.entries(iv.modes).map(([mode, v]) => ({ label: `copy 1 MiB, cache ${mode}`, value: v.copyVsMemcpy, target: null })),
     ...Object.entries(iv.modes).flatMap(([mode, v]) => v.channel.map((c) => ({ label: `channel ${chLabel(c)}, ${mode}`, value: c.vsMemcpy }))),
-  ], { target: 0.7, baseline: 'memcpy into guest RAM' });
+  ], { target: 0.9, baseline: 'memcpy into guest RAM' });
   return md;
 }
 

@@ -46,6 +46,16 @@ export interface NativeAddon {
   /** poll(2) on the thread pool: revents per fd. Always bounded by `timeoutMs`. */
   poll(fds: number[], events: number, timeoutMs: number): Promise<number[]>;
   /**
+   * FUTEX_WAIT (shared, not private) on the int32 at `offset` of `buffer`
+   * while it equals `expected`, at most `timeoutMs`, on the thread pool.
+   * `offset` must be 4-aligned and inside; an unmapped buffer is a RangeError.
+   */
+  futexWait(buffer: ArrayBuffer, offset: number, expected: number, timeoutMs: number): Promise<FutexOutcome>;
+  /** futexWait, blocking the calling thread. */
+  futexWaitSync(buffer: ArrayBuffer, offset: number, expected: number, timeoutMs: number): FutexOutcome;
+  /** FUTEX_WAKE of every waiter on the int32 at `offset`; how many woke. */
+  futexWake(buffer: ArrayBuffer, offset: number): number;
+  /**
    * Watches `fd` for readability on the event loop (libuv's uv_poll): while
    * started, `callback(status, events)` runs on the JavaScript thread each
    * time the fd is readable (status < 0: a libuv error). Only a started
@@ -54,6 +64,9 @@ export interface NativeAddon {
   FdWatcher: new (fd: number, callback: (status: number, events: number) => void) => FdWatcher;
   constants: NativeConstants;
 }
+
+/** Woken (or a signal), the word no longer held `expected`, or the time ran out. */
+export type FutexOutcome = 'ok' | 'not-equal' | 'timed-out';
 
 export interface FdWatcher {
   start(): void;

@@ -7,10 +7,20 @@
 //   72  reserve: seq being written (== wseq when idle)   76  writer waiting for room
 //   128 tail: bytes consumed   132 rseq: last consumed seq   136 reader waiting
 //   192 ring: records of [len u32][seq u32][payload][pad to 8]
+//
+// Version 2: a record never wraps around the ring's end, so either end can
+// hand out a view of it in place. A writer whose record does not fit before
+// the end publishes a pad record there (len 0xffffffff, seq 0) that fills it,
+// and writes the record at the ring's start. Version 1 let records wrap.
+//
+// A sleeping end sets its waiting word and sleeps on it; the other end
+// clears it and wakes it (wake.ts).
 import { devmapError, rangeError, typeError } from '../errors.js';
 
 export const MAGIC = 0x48434d44; // 'DMCH' little-endian
-export const VERSION = 1;
+export const VERSION = 2;
+/** `len` of a pad record: skip to the ring's start. */
+export const PAD = -1;
 export const HEADER_SIZE = 192;
 
 /** Int32Array indexes of the header fields. */
@@ -26,11 +36,18 @@ export interface ChannelWake {
   notify?: () => void;
   /** Sleeps until rung or `ms` pass (a timeout may resolve or reject with ERR_DEVMAP_TIMEOUT). */
   wait?: (ms: number) => Promise<unknown>;
-  /** Without `wait`: poll every this many ms (0: every event-loop turn, lowest latency, busy). Default 1. */
+  /** Poll every this many ms (0: every event-loop turn, lowest latency, busy). Default 1, unless the memory is a SharedArrayBuffer (Atomics.wait) or `futex` is set. */
   pollMs?: number;
+  /** Sleep on a futex: for memory that processes of one kernel share (a memfd, a /dev/shm file no guest writes). */
+  futex?: boolean;
+  /** How many times a waiting end looks again before it sleeps (default 100; 0: sleep at once). */
+  spin?: number;
 }
 
 export const recordSize = (len: number): number => 8 + ((len + 7) & ~7);
+
+/** The largest payload: half the ring less a record header, so an empty ring always has room for one, wherever its head is. */
+export const maxMessageOf = (capacity: number): number => capacity / 2 - 8;
 
 export function corrupt(msg: string): Error & { code: string } {
   return devmapError('ERR_DEVMAP_CHANNEL_CORRUPT', `channel header is corrupt: ${msg}`);
@@ -64,7 +81,12 @@ export function checkHeader(i32: Int32Array, regionBytes: number): number {
   const version = Atomics.load(i32, I.VERSION);
   const cap = Atomics.load(i32, I.CAPACITY) >>> 0;
   if (magic !== MAGIC) throw corrupt(`no channel here (magic 0x${(magic >>> 0).toString(16)}); format the region with Channel.init() first`);
-  if (version !== VERSION) throw corrupt(`channel version ${version}, devmap speaks ${VERSION}`);
+  if (version !== VERSION) {
+    throw devmapError(
+      'ERR_DEVMAP_CHANNEL_VERSION',
+      `channel version ${version}, this devmap speaks ${VERSION} (2: records never wrap, for zero-copy reads); run the same devmap version at both ends, or format the region again with Channel.init()`
+    );
+  }
   if (cap < 64 || (cap & (cap - 1)) !== 0 || HEADER_SIZE + cap > regionBytes) {
     throw corrupt(`capacity ${cap} is not a power of two in [64, ${regionBytes - HEADER_SIZE}] (the region holds ${regionBytes} bytes)`);
   }

@@ -2,7 +2,8 @@
 // it makes the system calls Node has no binding for -- mmap, munmap, msync,
 // madvise, ioctl (plus the fbdev ones whose structs differ between 32- and
 // 64-bit ABIs), memfd_create, eventfd, SCM_RIGHTS fd passing, a UNIX socket
-// libuv never reads, and blocking waits (poll, FBIO_WAITFORVSYNC) on the
+// libuv never reads, futex wait/wake, and blocking waits (poll, futex,
+// FBIO_WAITFORVSYNC) on the
 // thread pool, an fd-readable watcher on the event loop -- and single-width
 // volatile loads/stores. Everything else --
 // opening files, checking options, policy -- lives in lib/*.ts.

@@ -2,15 +2,20 @@
 // binding for: eventfd(2), SCM_RIGHTS fd passing over a UNIX stream socket
 // (sendmsg/recvmsg), a connected UNIX socket libuv never reads from (libuv
 // would read() the stream and silently drop the passed fds), and poll(2) on
-// the thread pool to await readable fds. Reading and writing an eventfd's
-// 8-byte counter is plain read/write: lib/ does that with node:fs.
+// the thread pool to await readable fds, and futex(2) on a word of a mapping
+// (the channel's sleeping ends). Reading and writing an eventfd's 8-byte
+// counter is plain read/write: lib/ does that with node:fs.
 #include "common.h"
 
 #include <cerrno>
+#include <climits>
 #include <cstring>
+#include <ctime>
 #include <vector>
 
+#include <linux/futex.h>
 #include <poll.h>
+#include <sys/syscall.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -210,12 +215,125 @@ static Napi::Value Poll(const Napi::CallbackInfo& info) {
   return (new PollWorker(env, std::move(fds), timeout))->Start();
 }
 
+// futex(2) on a 32-bit word of an ArrayBuffer (a mapping). Never
+// FUTEX_PRIVATE_FLAG: the word is shared with other processes (a memfd or
+// /dev/shm file mapped MAP_SHARED), whose waiters the kernel finds by the
+// page's file and offset, not by this process's address.
+static long Futex(int32_t* word, int op, int32_t val, const struct timespec* timeout) {
+  return syscall(SYS_futex, word, op, val, timeout, nullptr, 0);
+}
+
+// The word at `offset` of ArrayBuffer `v`: offset an integer within the
+// buffer, the address 4-aligned. Throws (and returns nullptr) otherwise; a
+// detached buffer (an unmapped mapping) has length 0, so nothing passes.
+static int32_t* FutexWord(Napi::Env env, const Napi::Value& v, const Napi::Value& offset, const char* usage) {
+  if (!v.IsArrayBuffer() || !offset.IsNumber()) {
+    BadArgs(env, usage);
+    return nullptr;
+  }
+  Napi::ArrayBuffer ab = v.As<Napi::ArrayBuffer>();
+  double d = offset.As<Napi::Number>().DoubleValue();
+  size_t size = ab.IsDetached() ? 0 : ab.ByteLength();
+  if (size < 4 || !(d >= 0) || d > static_cast<double>(size - 4) || d != static_cast<double>(static_cast<uint64_t>(d))) {
+    OutOfRange(env, "futex: offset outside the mapping (or the mapping was unmapped)");
+    return nullptr;
+  }
+  uint8_t* p = static_cast<uint8_t*>(ab.Data()) + static_cast<size_t>(d);
+  if (reinterpret_cast<uintptr_t>(p) % 4 != 0) {
+    OutOfRange(env, "futex: the word must be 4-byte aligned");
+    return nullptr;
+  }
+  return reinterpret_cast<int32_t*>(p);
+}
+
+// FUTEX_WAIT while *word == expected, at most timeoutMs: "ok" (woken, or a
+// signal: the caller looks again either way), "not-equal", "timed-out".
+static int FutexWait(int32_t* word, int32_t expected, uint32_t timeoutMs, const char** outcome) {
+  struct timespec t = {static_cast<time_t>(timeoutMs / 1000), static_cast<long>(timeoutMs % 1000) * 1000000L};
+  *outcome = "ok";
+  if (Futex(word, FUTEX_WAIT, expected, &t) == 0 || errno == EINTR) return 0;
+  if (errno == EAGAIN) *outcome = "not-equal";
+  else if (errno == ETIMEDOUT) *outcome = "timed-out";
+  else return errno;
+  return 0;
+}
+
+static bool WaitArgs(const Napi::CallbackInfo& info, const char* usage, int32_t** word, int32_t* expected, uint32_t* ms) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 4 || !info[2].IsNumber() || !info[3].IsNumber()) {
+    BadArgs(env, usage);
+    return false;
+  }
+  *word = FutexWord(env, info[0], info[1], usage);
+  *expected = info[2].As<Napi::Number>().Int32Value();
+  *ms = info[3].As<Napi::Number>().Uint32Value();
+  return *word != nullptr;
+}
+
+// futexWait(ab, offset, expected, timeoutMs) -> Promise<outcome>, on the
+// thread pool. Holds a reference to `ab` so that its finalizer cannot unmap
+// the word while a pool thread sleeps on it.
+class FutexWorker : public SyscallWorker {
+ public:
+  FutexWorker(Napi::Env env, Napi::ArrayBuffer ab, int32_t* word, int32_t expected, uint32_t ms)
+      : SyscallWorker(env, "devmap.futexWait", "futex"), ref_(Napi::Persistent(ab)), word_(word), expected_(expected), ms_(ms) {}
+
+ private:
+  int Run() override { return FutexWait(word_, expected_, ms_, &outcome_); }
+  Napi::Value Result(Napi::Env env) override { return Napi::String::New(env, outcome_); }
+  Napi::Reference<Napi::ArrayBuffer> ref_;
+  int32_t* word_;
+  int32_t expected_;
+  uint32_t ms_;
+  const char* outcome_ = "ok";
+};
+
+static Napi::Value FutexWaitAsync(const Napi::CallbackInfo& info) {
+  int32_t* word;
+  int32_t expected;
+  uint32_t ms;
+  if (!WaitArgs(info, "futexWait(arrayBuffer, offset, expected, timeoutMs)", &word, &expected, &ms)) return info.Env().Undefined();
+  return (new FutexWorker(info.Env(), info[0].As<Napi::ArrayBuffer>(), word, expected, ms))->Start();
+}
+
+// futexWaitSync(ab, offset, expected, timeoutMs) -> outcome, blocking this thread.
+static Napi::Value FutexWaitSync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int32_t* word;
+  int32_t expected;
+  uint32_t ms;
+  if (!WaitArgs(info, "futexWaitSync(arrayBuffer, offset, expected, timeoutMs)", &word, &expected, &ms)) return env.Undefined();
+  const char* outcome;
+  int err = FutexWait(word, expected, ms, &outcome);
+  if (err != 0) {
+    ThrowErrno(env, err, "futex");
+    return env.Undefined();
+  }
+  return Napi::String::New(env, outcome);
+}
+
+// futexWake(ab, offset) -> how many waiters FUTEX_WAKE woke (all of them).
+static Napi::Value FutexWake(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int32_t* word = info.Length() < 2 ? nullptr : FutexWord(env, info[0], info[1], "futexWake(arrayBuffer, offset)");
+  if (word == nullptr) return env.IsExceptionPending() ? env.Undefined() : BadArgs(env, "futexWake(arrayBuffer, offset)");
+  long n = Futex(word, FUTEX_WAKE, INT_MAX, nullptr);
+  if (n < 0) {
+    ThrowErrno(env, errno, "futex");
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, static_cast<double>(n));
+}
+
 void InitIpc(Napi::Env env, Napi::Object exports) {
   exports.Set("eventfd", Napi::Function::New(env, Eventfd, "eventfd"));
   exports.Set("sendFds", Napi::Function::New(env, SendFds, "sendFds"));
   exports.Set("recvFds", Napi::Function::New(env, RecvFds, "recvFds"));
   exports.Set("unixConnect", Napi::Function::New(env, UnixConnect, "unixConnect"));
   exports.Set("poll", Napi::Function::New(env, Poll, "poll"));
+  exports.Set("futexWait", Napi::Function::New(env, FutexWaitAsync, "futexWait"));
+  exports.Set("futexWaitSync", Napi::Function::New(env, FutexWaitSync, "futexWaitSync"));
+  exports.Set("futexWake", Napi::Function::New(env, FutexWake, "futexWake"));
   Napi::Object c = exports.Get("constants").As<Napi::Object>();
   DEVMAP_CONST(c, env, EFD_CLOEXEC);
   DEVMAP_CONST(c, env, EFD_NONBLOCK);

@@ -220,11 +220,11 @@ function tornWriter(address: string): string {
     const message = (i) => Buffer.alloc(32 + (i % 97), (i * 31) & 255);
     const region = s.memory.bytes.subarray(${PAIR.torn.at}, ${PAIR.torn.at + PAIR.torn.size});
     let n = 0;
-    const copy = (ring, data, at) => {
-      if (n === 5) { ring.set(data.subarray(0, data.length >> 1), at); process.kill(process.pid, 'SIGKILL'); }
-      ring.set(data, at);
+    const copy = (view, data) => {
+      if (n === 5) { view.set(data.subarray(0, data.length >> 1)); process.kill(process.pid, 'SIGKILL'); }
+      view.set(data);
     };
-    const w = attachChannel(region, 'writer', { pollMs: 1 }, copy);
+    const w = attachChannel(region, 'writer', { pollMs: 1 }, { copy });
     for (; n < 6; n++) w.trySend(message(n));
   `;
 }

@@ -1,36 +1,18 @@
 // The shared-memory channel on real mappings: one memfd mapped twice in this
 // process, and shared with a writer in a child process (inherited as fd 3).
-import { spawn } from 'node:child_process';
-import { closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { Channel, HEADER_SIZE } from '../../lib/ipc/channel.js';
 import { I } from '../../lib/ipc/layout.js';
 import { type Mapping } from '../../lib/mapping.js';
-import { mapFd } from '../../lib/map.js';
-import { memfd } from '../../lib/ipc/memfd.js';
+import { child, closeShared, shared } from '../helpers/channel.js';
 import { payload as childPayload } from './fixtures/payload.mjs';
 
 const payload = childPayload as (n: number) => Uint8Array;
 const writerScript = join(import.meta.dirname, 'fixtures', 'channel-writer.mjs');
 
-const open: { fd: number; maps: Mapping[] }[] = [];
-afterEach(() => {
-  for (const o of open.splice(0)) {
-    for (const m of o.maps) m.unmap();
-    closeSync(o.fd);
-  }
-});
-
-/** A memfd of `size` bytes mapped twice: two views of the same pages. */
-function shared(size: number): { fd: number; a: Mapping; b: Mapping } {
-  const fd = memfd('channel-test', size);
-  const a = mapFd(fd, 'memfd');
-  const b = mapFd(fd, 'memfd');
-  open.push({ fd, maps: [a, b] });
-  return { fd, a, b };
-}
+afterEach(closeShared);
 
 function pair(size = 4096, capacity?: number): { w: Channel; r: Channel; a: Mapping; b: Mapping; fd: number } {
   const s = shared(size);
@@ -39,13 +21,7 @@ function pair(size = 4096, capacity?: number): { w: Channel; r: Channel; a: Mapp
 }
 
 /** Runs the child writer on `fd`; resolves with its exit code and signal. */
-function writer(fd: number, args: number[]): Promise<{ code: number | null; signal: string | null; out: string }> {
-  const child = spawn(process.execPath, [writerScript, ...args.map(String)], { stdio: ['ignore', 'pipe', 'inherit', fd] });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  const kill = setTimeout(() => child.kill('SIGKILL'), 25_000);
-  return new Promise((resolve) => child.on('exit', (code, signal) => (clearTimeout(kill), resolve({ code, signal, out }))));
-}
+const writer = (fd: number, args: number[]) => child(writerScript, fd, args, 25_000).done;
 
 describe('channel', () => {
   it('carries messages of every size across the ring end, byte for byte, in order', () => {
@@ -133,7 +109,7 @@ describe('channel', () => {
     await waiting;
     for (let i = 0; i < 3; i++) expect(r.tryRecv()!.data[0]).toBe(9);
     expect(r.tryRecv()!.data[0]).toBe(7);
-    expect(() => w.trySend(new Uint8Array(249))).toThrow(/exceeds the channel's maximum of 248/);
+    expect(() => w.trySend(new Uint8Array(121))).toThrow(/exceeds the channel's maximum of 120/);
   });
 
   it('recv waits for a message and times out clearly', async () => {
