@@ -9,6 +9,19 @@ import { packageRoot } from './paths.js';
 /** Hand-written types of every export of native/addon. */
 export interface NativeAddon {
   mmap(fd: number, length: number, prot: number, flags: number, offset: bigint): ArrayBuffer;
+  /**
+   * open(2) `path` with `openFlags` (plus O_CLOEXEC), fstat(2) it, mmap(2) the
+   * length `lengthOf(st_mode, st_size)` returns (its exception is passed on),
+   * close(2). System errors carry `path`.
+   */
+  mapPath(
+    path: string,
+    openFlags: number,
+    lengthOf: (mode: number, size: number) => number,
+    prot: number,
+    flags: number,
+    offset: bigint
+  ): ArrayBuffer;
   /** Detaches `buffer`, then munmap()s it. False if it was already unmapped. */
   munmap(buffer: ArrayBuffer): boolean;
   msync(buffer: ArrayBuffer, offset: number, length: number, flags: number): void;

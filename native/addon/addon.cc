@@ -11,7 +11,7 @@ namespace devmap {
 
 EnvState* State(Napi::Env env) { return env.GetInstanceData<EnvState>(); }
 
-void ThrowErrno(Napi::Env env, int err, const char* syscall) {
+void ThrowErrno(Napi::Env env, int err, const char* syscall, const char* path) {
   // Same shape as node:fs errors: message "CODE: description, syscall",
   // `errno` negative (libuv convention), `code` and `syscall` set.
   const char* code = strerrorname_np(err);
@@ -20,10 +20,13 @@ void ThrowErrno(Napi::Env env, int err, const char* syscall) {
   std::string desc = strerror_r(err, buf, sizeof buf);
   // "No such file or directory" -> "no such file ...", as libuv words it.
   if (!desc.empty()) desc[0] = static_cast<char>(tolower(static_cast<unsigned char>(desc[0])));
-  Napi::Error e = Napi::Error::New(env, std::string(code) + ": " + desc + ", " + syscall);
+  std::string message = std::string(code) + ": " + desc + ", " + syscall;
+  if (path != nullptr) message += std::string(" '") + path + "'";
+  Napi::Error e = Napi::Error::New(env, message);
   e.Set("errno", Napi::Number::New(env, -err));
   e.Set("code", Napi::String::New(env, code));
   e.Set("syscall", Napi::String::New(env, syscall));
+  if (path != nullptr) e.Set("path", Napi::String::New(env, path));
   e.ThrowAsJavaScriptException();
 }
 

@@ -6,7 +6,10 @@
 // FBIO_WAITFORVSYNC) on the
 // thread pool, an fd-readable watcher on the event loop -- and single-width
 // volatile loads/stores. Everything else --
-// opening files, checking options, policy -- lives in lib/*.ts.
+// opening files, checking options, policy -- lives in lib/*.ts. One
+// exception, for speed: mapPath() opens, fstats and closes the file that
+// mapFile() maps, in the same call as the mmap; how much it maps is still
+// decided in lib/map.ts.
 #pragma once
 
 #include <napi.h>
@@ -38,8 +41,9 @@ struct EnvState {
 
 EnvState* State(Napi::Env env);
 
-// Throws a Node-style system error (code, errno, syscall) for `err`.
-void ThrowErrno(Napi::Env env, int err, const char* syscall);
+// Throws a Node-style system error (code, errno, syscall, and path when
+// given) for `err`.
+void ThrowErrno(Napi::Env env, int err, const char* syscall, const char* path = nullptr);
 
 // Throws a TypeError "<usage>: bad arguments" for an addon function called
 // wrongly (lib/ checks arguments first: this is the last line of defence).

@@ -9,8 +9,11 @@
 #include "common.h"
 
 #include <cerrno>
+#include <string>
 
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace devmap {
@@ -24,6 +27,29 @@ static void FinalizeRegion(Napi::Env env, void*, Region* r) {
   delete r;
 }
 
+// mmap(2) of checked arguments -> the ArrayBuffer over it (registered, with
+// its finalizer), or undefined with a system error pending.
+// `path`, when given, goes into the error as node:fs puts it.
+static Napi::Value MapRegion(Napi::Env env, int fd, uint64_t length, int prot, int flags, uint64_t offset,
+                             const char* path = nullptr) {
+  void* addr = mmap(nullptr, static_cast<size_t>(length), prot, flags, fd, static_cast<off_t>(offset));
+  if (addr == MAP_FAILED) {
+    ThrowErrno(env, errno, "mmap", path);
+    return env.Undefined();
+  }
+  Region* r = new Region{addr, static_cast<size_t>(length), false};
+  State(env)->regions.emplace(addr, r);
+  return Napi::ArrayBuffer::New(env, addr, r->length, FinalizeRegion, r);
+}
+
+static bool CheckRange(Napi::Env env, uint64_t length, uint64_t offset) {
+  if (length == 0 || length > SIZE_MAX || offset > static_cast<uint64_t>(INT64_MAX)) {
+    OutOfRange(env, "mmap: length or offset out of range");
+    return false;
+  }
+  return true;
+}
+
 // mmap(fd, length, prot, flags, offset) -> ArrayBuffer
 static Napi::Value Mmap(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -34,19 +60,49 @@ static Napi::Value Mmap(const Napi::CallbackInfo& info) {
   uint64_t length, offset;
   if (!GetU64(env, info[1], "length", &length) || !GetU64(env, info[4], "offset", &offset))
     return env.Undefined();
-  if (length == 0 || length > SIZE_MAX || offset > static_cast<uint64_t>(INT64_MAX)) {
-    return OutOfRange(env, "mmap: length or offset out of range");
-  }
+  if (!CheckRange(env, length, offset)) return env.Undefined();
   int prot = info[2].As<Napi::Number>().Int32Value();
   int flags = info[3].As<Napi::Number>().Int32Value();
-  void* addr = mmap(nullptr, static_cast<size_t>(length), prot, flags, fd, static_cast<off_t>(offset));
-  if (addr == MAP_FAILED) {
-    ThrowErrno(env, errno, "mmap");
+  return MapRegion(env, fd, length, prot, flags, offset);
+}
+
+// mapPath(path, openFlags, lengthOf, prot, flags, offset) -> ArrayBuffer
+//
+// mapFile() in one call: open(2) (close-on-exec), fstat(2), mmap(2),
+// close(2); the mapping outlives the fd. How much to map is policy, so it is
+// lib/map.ts's: lengthOf(st_mode, st_size) returns the length or throws, and
+// its exception is passed on. Through node:fs the same steps cost several
+// microseconds more (a Stats object, libuv's request setup), on a call whose
+// floor is mmap + munmap. System errors carry `path`, as node:fs's do.
+static Napi::Value MapPath(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 6 || !info[0].IsString() || !info[1].IsNumber() || !info[2].IsFunction() ||
+      !info[3].IsNumber() || !info[4].IsNumber()) {
+    return BadArgs(env, "mapPath(path, openFlags, lengthOf, prot, flags, offset)");
+  }
+  uint64_t offset;
+  if (!GetU64(env, info[5], "offset", &offset)) return env.Undefined();
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  int fd = open(path.c_str(), info[1].As<Napi::Number>().Int32Value() | O_CLOEXEC);
+  if (fd < 0) {
+    ThrowErrno(env, errno, "open", path.c_str());
     return env.Undefined();
   }
-  Region* r = new Region{addr, static_cast<size_t>(length), false};
-  State(env)->regions.emplace(addr, r);
-  return Napi::ArrayBuffer::New(env, addr, r->length, FinalizeRegion, r);
+  struct stat st;
+  Napi::Value result = env.Undefined();
+  if (fstat(fd, &st) != 0) {
+    ThrowErrno(env, errno, "fstat", path.c_str());
+  } else {
+    Napi::Value len = info[2].As<Napi::Function>().Call(
+        {Napi::Number::New(env, st.st_mode), Napi::Number::New(env, static_cast<double>(st.st_size))});
+    uint64_t length;
+    if (!env.IsExceptionPending() && GetU64(env, len, "length", &length) && CheckRange(env, length, offset)) {
+      result = MapRegion(env, fd, length, info[3].As<Napi::Number>().Int32Value(),
+                         info[4].As<Napi::Number>().Int32Value(), offset, path.c_str());
+    }
+  }
+  close(fd);
+  return result;
 }
 
 // munmap(ab) -> true if this call unmapped it, false if it already was.
@@ -205,6 +261,7 @@ static Napi::Value Address(const Napi::CallbackInfo& info) {
 void InitMapping(Napi::Env env, Napi::Object exports) {
   exports.Set("address", Napi::Function::New(env, Address, "address"));
   exports.Set("mmap", Napi::Function::New(env, Mmap, "mmap"));
+  exports.Set("mapPath", Napi::Function::New(env, MapPath, "mapPath"));
   exports.Set("munmap", Napi::Function::New(env, Munmap, "munmap"));
   exports.Set("msync", Napi::Function::New(env, Msync, "msync"));
   exports.Set("madvise", Napi::Function::New(env, Madvise, "madvise"));

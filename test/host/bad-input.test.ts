@@ -1,7 +1,7 @@
 // Every bad input gets a clear error before anything reaches mmap, and
 // nothing is left mapped or corrupted; and no public signature takes a
 // system-call table (the test hooks are internal).
-import { chmodSync, closeSync, cpSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, cpSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import ts from 'typescript';
@@ -64,6 +64,21 @@ describe('the file itself', () => {
   it('missing path: ENOENT system error with path', () => {
     const p = join(tempDir(), 'nope');
     expect(() => mapFile(p)).toThrow(expect.objectContaining({ code: 'ENOENT', syscall: 'open', path: p, errno: -2 }));
+    expect(() => mapFile(p)).toThrow(`ENOENT: no such file or directory, open '${p}'`);
+  });
+
+  it('a path with a null byte is refused, not cut short', () => {
+    expect(() => mapFile(`${file}\0.tail`)).toThrow(/without null bytes/);
+  });
+
+  it('leaves no descriptor open, whether it maps or refuses', () => {
+    const fds = (): number => readdirSync('/proc/self/fd').length;
+    const before = fds();
+    mapFile(file).unmap();
+    expect(() => mapFile(file, { offset: 8 * PAGE_SIZE })).toThrow(range);
+    expect(() => mapFile('/dev/zero')).toThrow(TypeError);
+    expect(() => mapFile(tempDir(), { write: false, length: 4096 })).toThrow(/EISDIR/);
+    expect(fds()).toBe(before);
   });
 
   it('a directory: EISDIR, read-write or read-only', () => {
