@@ -25,6 +25,8 @@ export const GUEST_TOOLS: HostTool[] = [
   { cmd: 'zstd', pkg: 'zstd' },
   // Kernel modules: the compiler is the guest kernel's (kbuildTools), not the host's.
   { cmd: 'make', pkg: 'make' },
+  // The guest's node loses its symbol tables (rootfs.ts).
+  { cmd: 'strip', pkg: 'binutils' },
 ];
 
 /**

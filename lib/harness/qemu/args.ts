@@ -56,8 +56,14 @@ export const BASE_KERNEL_ARGS = ['console=ttyS0', 'panic=-1', 'quiet'];
  * int3 of the half-done patch after it is gone (seen once on 6.12 under heavy
  * load: "Oops: int3" in sched_clock_cpu, a panic at boot). tsc=reliable
  * turns that watchdog off, as is usual for virtual machines.
+ * mitigations=off: TCG does not execute speculatively, so the guest's
+ * speculation mitigations protect nothing there, and one of them costs a lot:
+ * the emulated Nehalem is Meltdown-class, so the kernel isolates its page
+ * tables (PTI) and switches CR3 on every system call and interrupt, which
+ * flushes QEMU's whole software TLB each time (no PCID). Node's start-up
+ * makes thousands of system calls.
  */
-const TCG_KERNEL_ARGS: Record<string, string[]> = { x86_64: ['tsc=reliable'] };
+const TCG_KERNEL_ARGS: Record<string, string[]> = { x86_64: ['tsc=reliable', 'mitigations=off'] };
 
 /**
  * TCG: a bigger translation-block cache avoids retranslating Node's hot code;
