@@ -125,6 +125,8 @@ class GuestWorker {
   }
 
   send(message: unknown): void {
+    const m = message as { type?: string; context?: { files?: ({ filepath?: string } | string)[] } };
+    if ((m?.type === 'run' || m?.type === 'collect') && m.context?.files) this.#files = m.context.files.map((f) => (typeof f === 'string' ? f : f.filepath ?? '?'));
     const body = v8.serialize(message);
     const head = Buffer.alloc(4);
     head.writeUInt32BE(body.length);
@@ -221,7 +223,10 @@ class GuestWorker {
       o.onGuestEnd?.(end, r);
       if (!this.#stopping) {
         const why = r.outcome === 'exited' ? `the guest worker exited with ${r.status}` : r.reason;
-        failed(new Error(`${why}\nlast console lines:\n${r.console.lastLines()}`));
+        const err = devmapError('ERR_DEVMAP_GUEST', `${this.#running()}: ${why}\nlast console lines:\n${r.console.lastLines()}`);
+        failed(err);
+        // vitest reports an 'exit' as "Worker exited unexpectedly" and fails the file; say why here.
+        process.stderr.write(`devmap/vitest: ${err.message}\n`);
         this.#events.emit('exit', r.status ?? 1);
       }
     }, (err: Error) => failed(err));
@@ -230,6 +235,41 @@ class GuestWorker {
     } finally {
       savedNow();
     }
+  }
+
+  /** The files of the run in progress, the tests' names and the one the worker last said it started: for a guest that dies. */
+  #files: string[] = [];
+  #names = new Map<string, string>();
+  #current?: string;
+
+  /** Follows vitest's own reports (birpc calls onCollected, onTaskUpdate) to know which test runs; best effort. */
+  #observe(msg: unknown): void {
+    const call = msg as { m?: string; a?: unknown[] };
+    try {
+      if (call?.m === 'onCollected') {
+        type Task = { id: string; name: string; tasks?: Task[] };
+        const walk = (tasks: Task[] | undefined, path: string): void => {
+          for (const t of tasks ?? []) {
+            this.#names.set(t.id, path ? `${path} > ${t.name}` : t.name);
+            walk(t.tasks, path ? `${path} > ${t.name}` : t.name);
+          }
+        };
+        for (const f of call.a![0] as Task[]) walk(f.tasks, '');
+      } else if (call?.m === 'onTaskUpdate') {
+        for (const [id, event] of (call.a![1] ?? []) as [string, string][]) {
+          if (event === 'test-prepare') this.#current = id;
+          else if (event === 'test-finished' && this.#current === id) this.#current = undefined;
+        }
+      }
+    } catch {
+      /* another vitest's message shapes: the report names the file only */
+    }
+  }
+
+  /** Which file (and test, if known) the guest was running. */
+  #running(): string {
+    const test = this.#current && this.#names.get(this.#current);
+    return `${this.#files.join(', ') || 'no file yet'}${test ? ` > ${test}` : ''}`;
   }
 
   #connect!: () => void;
@@ -247,7 +287,10 @@ class GuestWorker {
         pending = pending.subarray(4 + len);
         if (msg?.__devmapLoaded) void on.loaded();
         else if (msg?.__devmapReady) on.ready();
-        else this.#events.emit('message', msg);
+        else {
+          this.#observe(msg);
+          this.#events.emit('message', msg);
+        }
       }
     });
     socket.on('error', (e) => this.#events.emit('error', e));
