@@ -4,7 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { barChart } from './plot.mjs';
-import { bootSection, doorbellSection, restoreSection, f2, fbSection, ivshmemSection, median } from './report-guest.mjs';
+import { bootSection, doorbellSection, drmSection, restoreSection, f2, fbSection, ivshmemSection, median } from './report-guest.mjs';
 
 const us = (ns) => (ns / 1000).toFixed(2);
 
@@ -20,7 +20,7 @@ export function writeReport(docs, d) {
   md.push(`| date | ${d.date} |`, `| host CPU | ${d.machine.cpu}, ${d.machine.cores} cores, ${d.machine.memGiB} GiB |`, `| host kernel | ${d.machine.kernel} |`, `| Node | ${d.machine.node} |`, `| QEMU | ${d.machine.qemu} |`);
   const x86 = d.guestKernel.x86_64;
   const image = x86 && Object.entries(x86.packages).find(([n]) => n.startsWith(`linux-image-${x86.abi}`));
-  if (x86) md.push(`| guest kernel (x86_64) | Debian ${d.guestKernel.suite ?? ''} ${x86.abi} (${image?.[1] ?? '?'}) |`);
+  if (x86) md.push(`| guest kernel (x86_64) | Debian ${[d.guestKernel.suite, x86.abi].filter(Boolean).join(' ')} (${image?.[1] ?? '?'}) |`);
   const accel = {};
   for (const [m, g] of Object.entries(d.guest)) accel[m] = g.accel;
   for (const b of Object.values(d.boots ?? {})) accel[b.machine] ??= b.accel;
@@ -65,6 +65,7 @@ export function writeReport(docs, d) {
     const found = g.results.find((x) => x.modes);
     if (found) md.push(...ivshmemSection(plots, m, g, (iv = found)));
     for (const fb of g.results.filter((x) => x.fbCopy).map((x) => x.fbCopy)) md.push(...fbSection(plots, m, fb));
+    for (const r of g.results.filter((x) => x.drmFlip).map((x) => x.drmFlip)) md.push(...drmSection(m, r));
   }
   if (d.doorbell) md.push(...doorbellSection(plots, d.doorbell, d.machines?.[d.doorbell.machine]));
   if (d.boots && Object.keys(d.boots).length) md.push(...bootSection(plots, d.boots, d.machines ?? {}));
@@ -82,6 +83,12 @@ function notes(d, iv) {
   }
   if (mu.mmapIoMapNs && mu.ratioVsMapAlone < 1) {
     n.push(`- **map + unmap vs mmap-io's map alone** (here ${f2(mu.ratioVsMapAlone)}, target ≥ 1). \`munmap\` in a multi-threaded process shoots down TLB entries on the other threads' CPUs (IPIs, expensive in a VM), and \`mapFile\` also opens, fstats and closes the file; mmap-io takes an fd and never unmaps (its mappings live until GC). Against mmap-io's map plus the GC that is its only way to release a mapping, devmap is faster (${f2(mu.ratioVsMapPlusGc)}).${mu.cMmapMunmapNs ? ` The floor, measured in the same run: \`mmap\`+\`munmap\` from C take ${us(mu.cMmapMunmapNs)} µs per cycle (\`mmap\` alone ${us(mu.cMmapNs)} µs), ${f2(mu.cMmapMunmapNs / mu.mmapIoMapNs)}× mmap-io's whole map: on this machine the two system calls alone cost about what the target allows, so no binding that really unmaps can meet it here. devmap's cycle is ${us(mu.devmapMapUnmapNs - mu.cMmapMunmapNs)} µs above that floor: \`mapFile\` takes a path, so it opens, fstats and closes the file through \`node:fs\`, and builds an ArrayBuffer with a finalizer; one native open+mmap call would trim part of that, not the floor.` : ''}`);
+  }
+  for (const [m, g] of Object.entries(d.guest)) {
+    const r = g.results.find((x) => x.drmFlip)?.drmFlip;
+    if (!r || r.ms['fbdev set+flush'] / r.ms['KMS set+flip'] >= 5) continue;
+    const ms = r.ms;
+    n.push(`- **KMS page flip vs fbdev set+flush** (${m}, ${r.driver}: ${f2(ms['fbdev set+flush'] / ms['KMS set+flip'])}, target ≥ 5). Both sides write the same ${r.mode} frame first; that write is the floor, measured in the same run: \`set\` into the dumb buffer alone takes ${ms['KMS set'].toFixed(1)} ms, so even a free flip could reach only ${f2(r.ceiling)}× here. The flip itself costs ${ms['KMS flip'].toFixed(1)} ms (bochs-drm has no vblank: its flip event comes at once, sequence 0). fbdev pays its \`set\` (${ms['fbdev set'].toFixed(1)} ms: a write fault per shadow page, deferred I/O's dirty tracking) plus \`flush()\`, the kernel's copy of the whole shadow to VRAM (${(ms['fbdev set+flush'] - ms['fbdev set']).toFixed(1)} ms). Not reached: no change on devmap's side of the ioctl removes the write, and the flip is already a small part of the frame.`);
   }
   const slowCopies = Object.entries(d.host.results.copy).filter(([, c]) => c.ratio && c.ratio < 0.95);
   if (slowCopies.length) {
