@@ -103,7 +103,7 @@ const keys = ['fbdev set', 'fbdev set+flush', 'fbdev writeSync', 'KMS set', 'KMS
 const rows = keys.map((k) => [k, results[k], results[k] / kms]);
 // The best a KMS frame could do against fbdev set+flush: writing its bytes and nothing else.
 const ceiling = results['fbdev set+flush'] / results['KMS set'];
-if (args.includes('--json')) console.log(JSON.stringify({ drmFlip: { mode, driver: results.driver, frames, ms: Object.fromEntries(rows.map(([k, ms]) => [k, ms])), ceiling, tear: tear ?? null } }));
+if (args.includes('--json')) console.log(JSON.stringify({ drmFlip: { date: new Date().toISOString().slice(0, 10), mode, driver: results.driver, frames, ms: Object.fromEntries(rows.map(([k, ms]) => [k, ms])), ceiling, tear: tear ?? null } }));
 else {
   console.log(`${results.driver}, ${mode}, median of ${frames} frames`);
   for (const [k, ms, ratio] of rows) console.log(`  ${k.padEnd(16)} ${ms.toFixed(2).padStart(8)} ms  ${ratio.toFixed(2)}x KMS set+flip`);
