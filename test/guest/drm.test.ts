@@ -19,7 +19,7 @@ import { testCard } from '../../lib/fb/pattern.js';
 import type { Image } from '../../lib/fb/pixel.js';
 import { findVma, readMaps } from '../../lib/maps.js';
 import { needs } from './helpers/devices.js';
-import { cardsByDriver, debugfsReady, heldByKernel, screenDiff } from './helpers/drm.js';
+import { cardsByDriver, debugfsReady, heldByKernel, screenDiff, screenPointsDiff } from './helpers/drm.js';
 import { diffPixels, drmPciAddress, hostScreendumpPci } from './helpers/host.js';
 
 const cards = cardsByDriver();
@@ -199,17 +199,14 @@ function cardSpecs(card: string): void {
           points.push([x, y], [Math.min(w - 1, x + 1), Math.min(h - 1, y + 1)], [Math.max(0, x - 1), Math.max(0, y - 1)]);
         }
       }
-      const misses = (img: Image) =>
-        img.width !== w || img.height !== h ? -1 : points.filter(([x, y]) => {
-          const i = (y * img.width + x) * 4;
-          return want(x, y).some((c, k) => img.data[i + k] !== c);
-        }).length;
+      const misses = (shot: { width: number; height: number; rgb: (number[] | null)[] }) =>
+        shot.width !== w || shot.height !== h ? -1 : points.filter(([x, y], i) => want(x, y).some((c, k) => shot.rgb[i]?.[k] !== c)).length;
       draw();
       drm.setCrtc(out.crtc, out.connector.id, m, buf);
       const kept = points.filter(([x, y]) => want(x, y).some((c, k) => buf.readImage({ x, y, w: 1, h: 1 }).data[k] !== c)).length;
       if (kept) draw();
       drm.dirty(buf);
-      const n = await screenDiff(card, misses);
+      const n = await screenPointsDiff(card, points, misses);
       report.push(`${m.name} pitch ${buf.pitch}: ${n === 0 ? 'as drawn' : n < 0 ? 'wrong size' : `${n} of ${points.length} samples differ`}${kept ? ` (drawn before the modeset: ${kept} samples lost)` : ''}`);
       expect([m.name, n]).toEqual([m.name, 0]);
     }

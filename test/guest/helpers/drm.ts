@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { listCards, type DrmCard } from '../../../lib/drm/cards.js';
 import { drmSys } from '../../../lib/drm/sys.js';
 import type { Image } from '../../../lib/fb/pixel.js';
-import { drmPciAddress, hostScreendumpPci } from './host.js';
+import { drmPciAddress, hostScreendumpPci, hostScreenPoints } from './host.js';
 
 /** The card the CLI specs use: the CLI's default. */
 export const CARD = '/dev/dri/card0';
@@ -19,15 +19,26 @@ export function cardsByDriver(): DrmCard[] {
   return listCards().filter((c) => !seen.has(c.driver) && seen.add(c.driver));
 }
 
-/** The host's screendump of `card`'s display scored by `diff`, taken again every 200 ms while not 0 (QEMU redraws on its next refresh). */
-export async function screenDiff(card: string, diff: (shot: Image) => number, tries = 10): Promise<number> {
-  const pci = drmPciAddress(card);
+/** `diff` of what `take` returns, taken again every 200 ms while not 0 (QEMU redraws on its next refresh). */
+async function untilSame<T>(take: () => Promise<T>, diff: (shot: T) => number, tries: number): Promise<number> {
   let n = -1;
   for (let i = 0; i < tries && n !== 0; i++) {
     if (i) await new Promise((r) => setTimeout(r, 200));
-    n = diff(await hostScreendumpPci(pci));
+    n = diff(await take());
   }
   return n;
+}
+
+/** The host's screendump of `card`'s display scored by `diff` (0: as wanted), again while not 0. */
+export function screenDiff(card: string, diff: (shot: Image) => number, tries = 10): Promise<number> {
+  const pci = drmPciAddress(card);
+  return untilSame(() => hostScreendumpPci(pci), diff, tries);
+}
+
+/** The same for a few pixels of the screendump, read by the host (large modes): `diff` gets its size and their RGB. */
+export function screenPointsDiff(card: string, points: [number, number][], diff: (shot: Awaited<ReturnType<typeof hostScreenPoints>>) => number, tries = 10): Promise<number> {
+  const pci = drmPciAddress(card);
+  return untilSame(() => hostScreenPoints(pci, points), diff, tries);
 }
 
 /** The debugfs files that list what the kernel holds for a card: framebuffers, open files, flink names. */
