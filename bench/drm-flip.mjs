@@ -19,10 +19,10 @@
 import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
-import { decodePng, Drm, Framebuffer, Presenter, testCard } from 'devmap';
+import { Drm, Framebuffer, Presenter, testCard } from 'devmap';
 
 import { flipWhileCapturing } from '../dist/drm/tear.js';
-import { askHost, hostPort, pciAddressOf } from '../dist/harness/qemu/guest-end.js';
+import { hostPort, screenshot } from '../dist/vitest/host.js';
 
 const args = process.argv.slice(2);
 const option = (name, fallback) => Number(args.includes(name) ? args[args.indexOf(name) + 1] : fallback);
@@ -87,12 +87,8 @@ try {
   });
   results.driver = drm.driver;
   if (hostPort()) {
-    const pci = pciAddressOf(`/sys/class/drm/${card.slice('/dev/dri/'.length)}/device`);
     const t0 = performance.now();
-    const { flipped, seen } = await flipWhileCapturing(p, async () => {
-      const { png } = await askHost('screendump', pci ? { pci } : {});
-      return decodePng(Buffer.from(png, 'base64'), 'the host\'s screendump');
-    }, shots);
+    const { flipped, seen } = await flipWhileCapturing(p, () => screenshot({ card }), shots);
     tear = { screendumps: seen.length, torn: seen.filter((k) => k === undefined).length, flipped, framesSeen: new Set(seen).size, msPerScreendump: (performance.now() - t0) / seen.length };
   }
 } finally {

@@ -23,8 +23,6 @@ export interface DemoDisplay {
   readonly stride: number;
   /** Why the fbdev path was taken (no DRM card, or what the cards said). */
   readonly why?: string;
-  /** The sysfs link whose target is the display's device (for the host's screendump of it). */
-  readonly sysDevice: string;
   readonly memory: Mapping;
   putImage(x: number, y: number, image: Image): void;
   /** Puts the picture on screen and returns it as drawn. */
@@ -57,7 +55,6 @@ class KmsDisplay implements DemoDisplay {
   get height(): number { return this.#buf.height; }
   get stride(): number { return this.#buf.pitch; }
   get memory(): Mapping { return this.#buf.memory; }
-  get sysDevice(): string { return `/sys/class/drm/${this.device.slice('/dev/dri/'.length)}/device`; }
 
   putImage(x: number, y: number, image: Image): void {
     this.#buf.putImage(x, y, image);
@@ -76,7 +73,6 @@ class KmsDisplay implements DemoDisplay {
 class FbdevDisplay implements DemoDisplay {
   readonly path = 'fbdev';
   readonly device = '/dev/fb0';
-  readonly sysDevice = '/sys/class/graphics/fb0/device';
   readonly why: string;
   #fb = Framebuffer.open('/dev/fb0');
 

@@ -9,7 +9,7 @@ import { release, type } from 'node:os';
 
 import { Edu } from '../edu/device.js';
 import { testCard } from '../fb/pattern.js';
-import { askHost, pciAddressOf } from '../harness/qemu/guest-end.js';
+import { askHost, drmPciAddress, fbPciAddress } from '../vitest/host.js';
 import { Ivshmem } from '../ivshmem/device.js';
 import { findVma, readMaps } from '../maps.js';
 import { openDisplay } from './display.js';
@@ -60,7 +60,7 @@ async function main(font: string): Promise<void> {
     }
     const frame = display.show();
     writeMessage(shm.memory.bytes, GUEST_REPLY_AT, `guest ${release()} drew "${message}"`);
-    const pci = pciAddressOf(display.sysDevice);
+    const pci = display.path === 'kms' ? drmPciAddress(display.device) : fbPciAddress(display.device);
     await askHost(SAVE_SCREEN_OP, pci ? { pci } : {});
 
     const summary = {
