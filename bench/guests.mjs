@@ -106,7 +106,7 @@ export async function measureGuests(boots, say) {
   const guest = {};
   const times = {}; // 'MACHINE HOW' -> { machine, how, accel, runs: [{ bootMs, firstTestMs, nodeStartMs? }] }
   const vesa = Object.keys(MACHINES).find((m) => /vesa/.test(m));
-  const benches = { x86_64: 'node /devmap/bench/ivshmem.mjs && node /devmap/bench/fb-copy.mjs --json', ...(vesa ? { [vesa]: 'node /devmap/bench/fb-copy.mjs --json' } : {}) };
+  const benches = { x86_64: 'node /devmap/bench/ivshmem.mjs && node /devmap/bench/fb-copy.mjs --json && node /devmap/bench/drm-flip.mjs --json', ...(vesa ? { [vesa]: 'node /devmap/bench/fb-copy.mjs --json' } : {}) };
   for (const [machine, script] of Object.entries(benches)) {
     say(`guest benchmarks on ${machine}`);
     const r = await bootOnce(machine, script);

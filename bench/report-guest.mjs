@@ -128,3 +128,15 @@ export function restoreSection(r) {
   }
   return md;
 }
+
+/** bench/drm-flip.mjs: a full-frame update through fbdev and through KMS, and the tear check. */
+export function drmSection(m, r) {
+  const kms = r.ms['KMS set+flip'];
+  const md = [`### Full-frame update: KMS page flip vs fbdev (${m}, ${r.driver}, ${r.mode}, median of ${r.frames} frames${r.date ? `, measured ${r.date}` : ''})`, ''];
+  md.push('| way | ms per frame | × KMS set+flip (> 1: slower than KMS) |', '| --- | --- | --- |');
+  for (const [k, ms] of Object.entries(r.ms)) md.push(`| ${k} | ${ms.toFixed(2)} | ${f2(ms / kms)} |`);
+  md.push('', `fbdev \`set\`+\`flush()\` ÷ KMS \`set\`+flip = **${f2(r.ms['fbdev set+flush'] / kms)}** (target ≥ 5). The most a KMS frame can gain over fbdev here is fbdev set+flush ÷ KMS set alone (the frame's bytes must be written whatever the path) = ${f2(r.ceiling)}.`);
+  if (r.tear) md.push('', `Tear check: **${r.tear.torn} torn** of ${r.tear.screendumps} QEMU screendumps taken while ${r.tear.flipped} frame-numbered frames flipped (${r.tear.framesSeen} different frames seen, ${r.tear.msPerScreendump.toFixed(0)} ms per screendump round trip).`);
+  md.push('');
+  return md;
+}

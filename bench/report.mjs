@@ -4,7 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { barChart } from './plot.mjs';
-import { bootSection, doorbellSection, restoreSection, f2, fbSection, ivshmemSection, median } from './report-guest.mjs';
+import { bootSection, doorbellSection, drmSection, restoreSection, f2, fbSection, ivshmemSection, median } from './report-guest.mjs';
 
 const us = (ns) => (ns / 1000).toFixed(2);
 
@@ -20,7 +20,7 @@ export function writeReport(docs, d) {
   md.push(`| date | ${d.date} |`, `| host CPU | ${d.machine.cpu}, ${d.machine.cores} cores, ${d.machine.memGiB} GiB |`, `| host kernel | ${d.machine.kernel} |`, `| Node | ${d.machine.node} |`, `| QEMU | ${d.machine.qemu} |`);
   const x86 = d.guestKernel.x86_64;
   const image = x86 && Object.entries(x86.packages).find(([n]) => n.startsWith(`linux-image-${x86.abi}`));
-  if (x86) md.push(`| guest kernel (x86_64) | Debian ${d.guestKernel.suite ?? ''} ${x86.abi} (${image?.[1] ?? '?'}) |`);
+  if (x86) md.push(`| guest kernel (x86_64) | Debian ${[d.guestKernel.suite, x86.abi].filter(Boolean).join(' ')} (${image?.[1] ?? '?'}) |`);
   const accel = {};
   for (const [m, g] of Object.entries(d.guest)) accel[m] = g.accel;
   for (const b of Object.values(d.boots ?? {})) accel[b.machine] ??= b.accel;
@@ -68,6 +68,7 @@ export function writeReport(docs, d) {
     const found = g.results.find((x) => x.modes);
     if (found) md.push(...ivshmemSection(plots, m, g, (iv = found)));
     for (const fb of g.results.filter((x) => x.fbCopy).map((x) => x.fbCopy)) md.push(...fbSection(plots, m, fb));
+    for (const r of g.results.filter((x) => x.drmFlip).map((x) => x.drmFlip)) md.push(...drmSection(m, r));
   }
   if (d.doorbell) md.push(...doorbellSection(plots, d.doorbell, d.machines?.[d.doorbell.machine]));
   if (d.boots && Object.keys(d.boots).length) md.push(...bootSection(plots, d.boots, d.machines ?? {}));
@@ -88,6 +89,12 @@ function notes(d, iv) {
   }
   if (d.host.ratios?.mapCycleOverFloor > 2) {
     n.push(`- **map + unmap over the C floor** (here ${f2(d.host.ratios.mapCycleOverFloor)}, target ≤ 2). \`mapFile\` is one addon call (open, fstat, mmap, close; the length decided in TypeScript) and \`unmap\` another, but it takes a path: the three system calls a path costs — \`open\`, \`fstat\`, \`close\` — are not in the floor, and on this machine they cost more than \`mmap\`+\`munmap\` themselves (system calls are expensive in this VM)${mu.cOpenMmapMunmapNs ? `: the same five calls from C take ${us(mu.cOpenMmapMunmapNs)} µs, ${f2(mu.cOpenMmapMunmapNs / mu.cMmapMunmapNs)}× the floor, and devmap's cycle is ${f2(mu.devmapMapUnmapNs / mu.cOpenMmapMunmapNs)}× that` : ''}. What is left above C is N-API's external ArrayBuffer (Node builds it as a Buffer with a tracked finalizer) and its detach: the price of views that cannot outlive the mapping.`);
+  }
+  for (const [m, g] of Object.entries(d.guest)) {
+    const r = g.results.find((x) => x.drmFlip)?.drmFlip;
+    if (!r || r.ms['fbdev set+flush'] / r.ms['KMS set+flip'] >= 5) continue;
+    const ms = r.ms;
+    n.push(`- **KMS page flip vs fbdev set+flush** (${m}, ${r.driver}: ${f2(ms['fbdev set+flush'] / ms['KMS set+flip'])}, target ≥ 5). Both sides first write the same ${r.mode} frame: into the dumb buffer that takes ${ms['KMS set'].toFixed(1)} ms, into fbdev's shadow ${ms['fbdev set'].toFixed(1)} ms. fbdev then pays \`flush()\`, the kernel's copy of the whole shadow to VRAM (${(ms['fbdev set+flush'] - ms['fbdev set']).toFixed(1)} ms); KMS pays the flip, ${ms['KMS flip'].toFixed(1)} ms on its own: the PAGE_FLIP ioctl, the kernel's atomic commit, and the completion event's way back through the event loop (${r.driver === 'bochs-drm' ? 'bochs-drm has no vblank: the event is sent as soon as the commit is done' : 'no vblank wait on this driver either'}). The write alone would allow ${f2(r.ceiling)}×, so the write is not the floor: the flip's round trip is. 5× needs a KMS frame of at most ${(ms['fbdev set+flush'] / 5).toFixed(1)} ms, a flip of about ${Math.max(0, ms['fbdev set+flush'] / 5 - ms['KMS set']).toFixed(1)} ms, against ${ms['KMS flip'].toFixed(1)} ms measured under ${g.accel.toUpperCase()}. devmap's part of the flip is one ioctl and one read of the event off the fd; the rest is the kernel's commit path and the emulated device.`);
   }
   const slowCopies = Object.entries(d.host.results.copy).filter(([, c]) => c.ratio && c.ratio < 0.95);
   if (slowCopies.length) {

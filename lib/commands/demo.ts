@@ -1,5 +1,5 @@
 // `devmap demo`: the main job. Boots the default guest and, from Node inside
-// it, draws to the framebuffer, answers a message the host put into ivshmem
+// it, draws through KMS (or /dev/fb0 without DRM), answers a message the host put into ivshmem
 // and moves a buffer through the edu device's DMA; the host saves the screen.
 import type { CommandModule } from 'yargs';
 
@@ -12,7 +12,7 @@ export const DEFAULT_DEMO_OUT = 'artifacts/devmap-demo.png';
 
 export const demoCommand: CommandModule<object, { out: string; machine?: string; message?: string; timeout: number }> = {
   command: 'demo',
-  describe: 'Boot a QEMU guest; from Node inside it draw to /dev/fb0, exchange messages with the host over ivshmem, run edu DMA; save the screen as PNG',
+  describe: 'Boot a QEMU guest; from Node inside it draw through KMS (a DRM dumb buffer; /dev/fb0 where the guest has no DRM), exchange messages with the host over ivshmem, run edu DMA; save the screen as PNG',
   builder: (y) =>
     y
       .option('out', { alias: 'o', type: 'string', default: DEFAULT_DEMO_OUT, describe: 'where to save the screenshot (its folder is created)' })

@@ -1,16 +1,19 @@
 // The guest half of `devmap demo` (runs inside the guest as
-// `node dist/demo/guest.js FONT`): draws the test card and live text to
-// /dev/fb0, reads the host's message from ivshmem and answers it, moves a
-// buffer through the edu device's DMA engine, then prints one summary line.
+// `node dist/demo/guest.js FONT`): draws the test card and live text through
+// KMS (a dumb buffer on the first DRM card) or, without DRM, /dev/fb0; reads
+// the host's message from ivshmem and answers it, moves a buffer through the
+// edu device's DMA engine, has the host save the screen while the picture is
+// up (a KMS client's picture goes when it exits), then prints one summary line.
 import { createHash } from 'node:crypto';
 import { release, type } from 'node:os';
 
 import { Edu } from '../edu/device.js';
-import { Framebuffer } from '../fb/framebuffer.js';
 import { testCard } from '../fb/pattern.js';
+import { askHost, drmPciAddress, fbPciAddress } from '../vitest/host.js';
 import { Ivshmem } from '../ivshmem/device.js';
 import { findVma, readMaps } from '../maps.js';
-import { GUEST_REPLY_AT, HOST_MESSAGE_AT, readMessage, SUMMARY_PREFIX, writeMessage } from './message.js';
+import { openDisplay } from './display.js';
+import { GUEST_REPLY_AT, HOST_MESSAGE_AT, readMessage, SAVE_SCREEN_OP, SUMMARY_PREFIX, writeMessage } from './message.js';
 import { renderText } from './text.js';
 
 const flagsOf = (m: { address: bigint }) => {
@@ -39,31 +42,40 @@ async function main(font: string): Promise<void> {
     dma = { error: (err as Error).message };
   }
 
-  using fb = Framebuffer.open('/dev/fb0');
-  fb.putImage(0, 0, testCard(fb.width, fb.height));
-  const lines: [string, number, string][] = [
-    ['devmap', 56, '#ffffff'],
-    [`host says: ${message}`, 28, '#ffff00'],
-    [dma.error ? `edu DMA failed: ${String(dma.error)}` : `edu DMA: ${String(dma.bytes)} bytes to the device and back, equal: ${String(dma.equal)}`, 22, '#00ffff'],
-    [`${type()} ${release()} · ${new Date().toISOString().slice(0, 19)}Z · ${fb.info.xres}x${fb.info.yres} ${fb.info.format}`, 18, '#c0c0c0'],
-  ];
-  let y = Math.round(fb.height * 0.18);
-  for (const [text, size, color] of lines) {
-    const img = renderText(text, { font, sizePx: size, color, background: '#202020' });
-    fb.putImage(Math.round((fb.width - img.width) / 2), y, img);
-    y += img.height + 12;
-  }
-  fb.flush();
-  const frame = fb.readImage();
-  writeMessage(shm.memory.bytes, GUEST_REPLY_AT, `guest ${release()} drew "${message}"`);
+  const display = openDisplay();
+  try {
+    const { width, height } = display;
+    display.putImage(0, 0, testCard(width, height));
+    const lines: [string, number, string][] = [
+      ['devmap', 56, '#ffffff'],
+      [`host says: ${message}`, 28, '#ffff00'],
+      [dma.error ? `edu DMA failed: ${String(dma.error)}` : `edu DMA: ${String(dma.bytes)} bytes to the device and back, equal: ${String(dma.equal)}`, 22, '#00ffff'],
+      [`${type()} ${release()} · ${new Date().toISOString().slice(0, 19)}Z · ${width}x${height} ${display.format} via ${display.path === 'kms' ? `KMS (${display.driver})` : 'fbdev'}`, 18, '#c0c0c0'],
+    ];
+    let y = Math.round(height * 0.18);
+    for (const [text, size, color] of lines) {
+      const img = renderText(text, { font, sizePx: size, color, background: '#202020' });
+      display.putImage(Math.round((width - img.width) / 2), y, img);
+      y += img.height + 12;
+    }
+    const frame = display.show();
+    writeMessage(shm.memory.bytes, GUEST_REPLY_AT, `guest ${release()} drew "${message}"`);
+    const pci = display.path === 'kms' ? drmPciAddress(display.device) : fbPciAddress(display.device);
+    await askHost(SAVE_SCREEN_OP, pci ? { pci } : {});
 
-  const summary = {
-    framebuffer: { id: fb.info.id, mode: `${fb.info.xres}x${fb.info.yres}`, format: fb.info.format, lineLength: fb.info.lineLength, mapping: flagsOf(fb.memory) },
-    ivshmem: { via: shm.path, device: shm.device.address, size: shm.size, cache: shm.cache, granted: shm.grantedCache, mapping: flagsOf(shm.memory), message },
-    dma,
-    frameSha256: createHash('sha256').update(frame.data).digest('hex'),
-  };
-  console.log(SUMMARY_PREFIX + JSON.stringify(summary));
+    const summary = {
+      display: {
+        path: display.path, device: display.device, driver: display.driver, mode: `${width}x${height}`, format: display.format,
+        stride: display.stride, mapping: flagsOf(display.memory), ...(display.why ? { why: display.why } : {}),
+      },
+      ivshmem: { via: shm.path, device: shm.device.address, size: shm.size, cache: shm.cache, granted: shm.grantedCache, mapping: flagsOf(shm.memory), message },
+      dma,
+      frameSha256: createHash('sha256').update(frame.data).digest('hex'),
+    };
+    console.log(SUMMARY_PREFIX + JSON.stringify(summary));
+  } finally {
+    display.close();
+  }
 }
 
 await main(process.argv[2] ?? '/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf');

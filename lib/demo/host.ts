@@ -1,8 +1,9 @@
 // The host half of `devmap demo`: boots the default guest with a message in
 // its ivshmem memory, runs lib/demo/guest.ts there, saves the screen through
-// QMP, and checks the PNG against what the guest says it drew.
+// QMP when the guest asks (while its picture is up), and checks the PNG
+// against what the guest says it drew.
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
 import { devmapError } from '../errors.js';
@@ -11,8 +12,9 @@ import { stderrLog, type Log } from '../harness/image/cache.js';
 import { ensureHostTools } from '../harness/image/hosttools.js';
 import { mapFile } from '../map.js';
 import { packageRoot } from '../paths.js';
+import { HOST_OPS } from '../harness/qemu/hostport.js';
 import { runGuest, type GuestResult } from '../harness/qemu/runner.js';
-import { GUEST_REPLY_AT, HOST_MESSAGE_AT, readMessage, SUMMARY_PREFIX, writeMessage } from './message.js';
+import { GUEST_REPLY_AT, HOST_MESSAGE_AT, readMessage, SAVE_SCREEN_OP, SUMMARY_PREFIX, writeMessage } from './message.js';
 import { DEFAULT_FONT } from './text.js';
 
 export interface DemoOptions {
@@ -55,7 +57,14 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       command: ['node', join(packageRoot, 'dist', 'demo', 'guest.js'), DEFAULT_FONT],
       with: [DEFAULT_FONT],
       ivshmem: { path: shm, size: SHM_SIZE },
-      screendump: png,
+      hostOps: {
+        // The screendump of the display the guest drew on (its PCI address in args).
+        [SAVE_SCREEN_OP]: async (args, ctx) => {
+          const { png: data } = await HOST_OPS.screendump!(args, ctx);
+          writeFileSync(png, Buffer.from(String(data), 'base64'));
+          return {};
+        },
+      },
       timeoutMs: o.timeoutMs,
       onOutput: (t) => (out += t),
       log,
@@ -85,12 +94,14 @@ export function describeDemo(r: DemoResult): string {
   const lines = [`guest ${r.run.machine} booted under ${r.run.accel.toUpperCase()}; the command started ${(r.run.bootMs / 1000).toFixed(1)} s after QEMU`];
   if (r.run.outcome !== 'exited' || r.run.status !== 0) lines.push(`the guest run failed: ${r.run.reason || `exit status ${r.run.status}`}`);
   if (s) {
-    const fb = s.framebuffer;
+    const d = s.display;
     const iv = s.ivshmem;
     const dma = s.dma;
     lines.push(
-      `framebuffer  /dev/fb0 (${fb.id}) ${fb.mode} ${fb.format}, line_length ${fb.lineLength}`,
-      `             mapped ${fb.mapping}`,
+      d.path === 'kms'
+        ? `display      KMS: a dumb buffer on ${d.device} (${d.driver}) ${d.mode} ${d.format}, pitch ${d.stride}`
+        : `display      fbdev: ${d.device} (${d.driver}) ${d.mode} ${d.format}, line_length ${d.stride}${d.why ? ` -- no KMS: ${d.why}` : ''}`,
+      `             mapped ${d.mapping}`,
       `ivshmem      ${iv.device} via ${iv.via === 'module' ? 'the devmap_ivshmem module' : 'sysfs resource2'}, ${iv.size >> 20} MiB, cache ${iv.cache}${iv.granted && iv.granted !== iv.cache ? ` (the kernel gave ${iv.granted})` : ''}`,
       `             mapped ${iv.mapping}`,
       `             host -> guest: "${iv.message}"`,

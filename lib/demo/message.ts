@@ -3,6 +3,9 @@
 /** The guest's one line of results on its console. */
 export const SUMMARY_PREFIX = 'devmap-demo-summary ';
 
+/** The devmap.host operation the guest asks while its picture is up: the host saves the screen. */
+export const SAVE_SCREEN_OP = 'demo-save-screen';
+
 const MAGIC = 0x504d5644; // "DVMP"
 
 /** Where the host's message and the guest's reply live in the shared memory. */

@@ -14,10 +14,12 @@ import type { CrtcState, Mode } from './structs.js';
 import { drmSys, type DrmSys } from './sys.js';
 import { createDumb, type DumbOptions } from './alloc.js';
 import { capture } from './capture.js';
+import { listCards, type DrmCard } from './cards.js';
 import { waitVblank } from './vblank.js';
 import type { Image } from '../fb/pixel.js';
 
 export type { DrmCaps } from './caps.js';
+export type { DrmCard } from './cards.js';
 
 export interface DrmOpenOptions {
   /** Take DRM master at open (default true): modes and flips need it. */
@@ -55,6 +57,11 @@ export class Drm {
   /** Opens a DRM card (default /dev/dri/card0). */
   static open(path = '/dev/dri/card0', options: DrmOpenOptions = {}): Drm {
     return openDrm(path, options);
+  }
+
+  /** The DRM cards (/dev/dri/cardN, in number order) and their drivers: pick one by driver rather than assuming card0. */
+  static cards(): DrmCard[] {
+    return listCards();
   }
 
   get closed(): boolean {

@@ -2,7 +2,7 @@
 // mapped into Node and drawn with lib/fb's codecs, mode setting, page flips
 // awaited on their completion event, and a double-buffered presenter.
 export { Drm } from './device.js';
-export type { DrmCaps, DrmOpenOptions } from './device.js';
+export type { DrmCaps, DrmCard, DrmOpenOptions } from './device.js';
 export { DumbBuffer } from './dumb.js';
 export type { DumbOptions } from './alloc.js';
 export type { FlipEvent } from './events.js';

@@ -6,7 +6,7 @@ export type { FbFix, FbVar, FbBitfield } from '../native.js';
 export { parseColor, PixelCodec } from './pixel.js';
 export type { Color, Image, PixelFormat, Bitfield } from './pixel.js';
 export type { Rect } from './rect.js';
-export { readPng, writePng, encodePng, fitImage } from './png.js';
+export { readPng, decodePng, writePng, encodePng, fitImage } from './png.js';
 export { testCard } from './pattern.js';
 export { setConsoleMode, detachFbcon, fbconBound, listVtConsoles } from './console.js';
 export type { VtConsole } from './console.js';

@@ -60,7 +60,7 @@ needs('drm', present).describe(`devmap drm on ${CARD}`, () => {
         child.once('exit', (code) => reject(new Error(`devmap drm pattern exited (${code}): ${said}`)));
       });
       const shown = performance.now();
-      expect(await screenDiff((shot) => diffPixels(shot, card))).toBe(0);
+      expect(await screenDiff(CARD, (shot) => diffPixels(shot, card))).toBe(0);
       const out = join(tmpdir(), 'devmap-drm-capture.png');
       const t = performance.now();
       const r = devmap('capture', out);

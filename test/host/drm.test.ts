@@ -1,14 +1,16 @@
 // lib/drm without a card: a fake DrmSys plays the kernel, so every error
 // path and the flip queue run on the host. The real card is
 // test/guest/drm.test.ts's.
-import { closeSync, readSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, readSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 
 import { DRM_CAP, DRM_EVENT_FLIP_COMPLETE, DRM_IOCTL, SIZE } from '../../lib/drm/abi.js';
+import { listCards } from '../../lib/drm/cards.js';
 import { openDrm } from '../../lib/drm/device.js';
 import { drmSys, type DrmSys } from '../../lib/drm/sys.js';
+import { FRAMES, frameColor, wholeFrame } from '../../lib/drm/tear.js';
 import { systemError } from '../../lib/errors.js';
 import { mapFile } from '../../lib/map.js';
 import { native } from '../../lib/native.js';
@@ -224,5 +226,32 @@ describe('FdWatcher (native)', () => {
       { eval: true }
     );
     expect(await new Promise((resolve, reject) => w.on('exit', resolve).on('error', reject))).toBe(0);
+  });
+});
+
+describe('tear-check frames and the card list', () => {
+  const solid = (w: number, h: number, rgb: readonly number[]) => {
+    const data = new Uint8Array(w * h * 4);
+    for (let i = 0; i < data.length; i += 4) data.set([...rgb, 255], i);
+    return { width: w, height: h, data };
+  };
+
+  it('a whole frame names its number; a mix of two, or any other picture, is torn', () => {
+    for (const k of [0, 1, 255, 256, 4097, FRAMES - 1]) expect(wholeFrame(solid(8, 4, frameColor(k)))).toBe(k);
+    expect(frameColor(FRAMES + 3)).toEqual(frameColor(3));
+    const torn = solid(8, 4, frameColor(7));
+    torn.data.set([...frameColor(8), 255], 8 * 4 * 3);
+    expect(wholeFrame(torn)).toBeUndefined();
+    expect(wholeFrame(solid(8, 4, [0, 0, 0]))).toBeUndefined();
+  });
+
+  it('lists cards in number order with their drivers (card10 after card2)', () => {
+    const dir = tempDir();
+    for (const n of ['card10', 'card2', 'renderD128', 'card0-Virtual-1']) mkdirSync(join(dir, n));
+    // No card node to open here: the names come from sysfs's driver links.
+    const sys = { ...drmSys, open: () => { throw Object.assign(new Error('ENOENT'), { code: 'ENOENT' }); }, driver: (p: string) => (p.endsWith('card10') ? 'virtio_gpu' : 'bochs-drm') };
+    const cards = listCards(sys, dir);
+    expect(cards).toEqual([{ path: '/dev/dri/card2', driver: 'bochs-drm' }, { path: '/dev/dri/card10', driver: 'virtio_gpu' }]);
+    expect(listCards(drmSys, join(dir, 'none'))).toEqual([]);
   });
 });

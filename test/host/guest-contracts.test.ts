@@ -61,6 +61,7 @@ function devicesFromArgs(m: Machine): GuestDevice[] {
   const bochs = displays - (boardClcd ? 1 : 0) >= 1 && m.debianModules.includes('bochs');
   const virtioGpu = virtioGpus > 0 && m.debianModules.includes('virtio_gpu');
   if (bochs || virtioGpu) out.push('drm');
+  if (virtioGpu) out.push('virtio-gpu');
   return out;
 }
 

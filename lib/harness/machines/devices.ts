@@ -14,7 +14,8 @@ export const GUEST_DEVICES = {
   fb1: 'a second framebuffer at /dev/fb1',
   fbcon: 'fbcon bound to /dev/fb0 (a text console)',
   clcd: 'the PL111 CLCD driven by devmap_clcd (/dev/fb0)',
-  drm: 'a DRM/KMS card with dumb buffers at /dev/dri/card0 (bochs-drm, virtio-gpu)',
+  drm: 'a DRM/KMS card with dumb buffers at /dev/dri/cardN (bochs-drm, virtio-gpu)',
+  'virtio-gpu': 'a virtio-gpu DRM card (driver virtio_gpu) at one of /dev/dri/cardN',
 } as const;
 
 export type GuestDevice = keyof typeof GUEST_DEVICES;

@@ -16,6 +16,14 @@ const BOCHS_DRM = ['bochs'];
 /** virtio-serial for the devmap.host port (brings the virtio PCI stack). */
 const VIRTIO_SERIAL = ['virtio_pci', 'virtio_console'];
 
+/**
+ * A virtio-gpu beside bochs-display on the ARM virt machines: a second KMS
+ * driver there. Its module loads after bochs, so the bochs cards and fb0/fb1
+ * keep their numbers and virtio-gpu takes the next card (the DRM specs find
+ * it by driver). Its QEMU id lets the host screendump it.
+ */
+const ARM_VIRTIO_GPU = { module: 'virtio_gpu', args: ['-device', 'virtio-gpu-pci,id=devmap-gpu,addr=0x3'] };
+
 export const MACHINES: Record<string, Machine> = {
   x86_64: {
     name: 'x86_64',
@@ -80,7 +88,7 @@ MACHINES['x86_64-virtio-gpu'] = {
   describe: 'x86_64 with -vga none and virtio-gpu-pci at 00:02.0 (virtio_gpu /dev/dri/card0, /dev/fb0), ivshmem-plain at 00:04.0, devmap.host port at 00:06.0',
   debianModules: [...VIRTIO_SERIAL, 'virtio_gpu'],
   args: ['-vga', 'none', '-device', 'virtio-gpu-pci,addr=0x2'],
-  devices: ['ivshmem', 'fb0', 'drm'],
+  devices: ['ivshmem', 'fb0', 'drm', 'virtio-gpu'],
   specs: { include: ['test/guest/basic.test.ts', 'test/guest/drm.test.ts'] },
 };
 
@@ -143,13 +151,13 @@ MACHINES['armhf-vexpress'] = {
 
 /**
  * QEMU virt (Cortex-A15, highmem off: a 32-bit kernel reaches every BAR):
- * PCI like x86_64 -- bochs-display (bochs-drm /dev/fb0), ivshmem-plain,
- * edu, virtio-serial. One PL011 only, so the exit status takes a
+ * PCI like x86_64 -- bochs-display (bochs-drm /dev/fb0), virtio-gpu,
+ * ivshmem-plain, edu, virtio-serial. One PL011 only, so the exit status takes a
  * virtio-serial port. QEMU puts its own rng-seed in the generated dtb.
  */
 MACHINES['armhf-virt'] = {
   name: 'armhf-virt',
-  describe: 'QEMU virt (Cortex-A15, 1 GiB, highmem=off), Debian armmp kernel, bochs-display (bochs-drm /dev/fb0) at 00:02.0, ivshmem-plain at 00:04.0, edu at 00:05.0, devmap.host port at 00:06.0',
+  describe: 'QEMU virt (Cortex-A15, 1 GiB, highmem=off), Debian armmp kernel, bochs-display (bochs-drm /dev/fb0) at 00:02.0, virtio-gpu-pci (virtio_gpu, the next DRM card) at 00:03.0, ivshmem-plain at 00:04.0, edu at 00:05.0, devmap.host port at 00:06.0',
   arch: 'armhf',
   machine: 'virt,highmem=off',
   cpu: 'cortex-a15',
@@ -157,15 +165,16 @@ MACHINES['armhf-virt'] = {
   memMiB: 1024,
   smp: 1,
   kernelArgs: [],
-  debianModules: [...BOCHS_DRM, ...VIRTIO_SERIAL],
+  debianModules: [...BOCHS_DRM, ...VIRTIO_SERIAL, ARM_VIRTIO_GPU.module],
   ivshmem: { addr: 0x4, size: 4 << 20 },
   hostPort: { addr: 0x6 },
   console: 'ttyAMA0',
   status: { virtio: true },
   // virt has no RAM below 1 GiB: edu's default 28-bit DMA mask reaches none of it.
   moduleParams: { devmap_edu: 'dma_bits=32' },
-  args: ['-device', 'bochs-display,addr=0x2', '-device', 'edu,addr=0x5,dma_mask=0xffffffff'],
-  devices: ['ivshmem', 'edu', 'fb0', 'drm'],
+  args: ['-device', 'bochs-display,addr=0x2', '-device', 'edu,addr=0x5,dma_mask=0xffffffff', ...ARM_VIRTIO_GPU.args],
+  // fb1: virtio-gpu's fbdev emulation.
+  devices: ['ivshmem', 'edu', 'fb0', 'fb1', 'drm', 'virtio-gpu'],
   specs: { include: ['test/guest/basic.test.ts'] },
   fullSpecs: ARM_FULL_SPECS,
 };
@@ -178,7 +187,7 @@ MACHINES['armhf-virt'] = {
 MACHINES['arm64-virt'] = {
   ...MACHINES['armhf-virt']!,
   name: 'arm64-virt',
-  describe: 'QEMU virt (Cortex-A72 under TCG, 1 GiB), Debian arm64 kernel, bochs-display (bochs-drm /dev/fb0) at 00:02.0 and (/dev/fb1, 1024x768) at 00:08.0, ivshmem-plain at 00:04.0, edu at 00:05.0, devmap.host port at 00:06.0',
+  describe: 'QEMU virt (Cortex-A72 under TCG, 1 GiB), Debian arm64 kernel, bochs-display (bochs-drm /dev/fb0) at 00:02.0 and (/dev/fb1, 1024x768) at 00:08.0, virtio-gpu-pci (virtio_gpu, the third DRM card) at 00:03.0, ivshmem-plain at 00:04.0, edu at 00:05.0, devmap.host port at 00:06.0',
   arch: 'arm64',
   machine: 'virt',
   cpu: 'max',
@@ -187,9 +196,10 @@ MACHINES['arm64-virt'] = {
   // max,pauth-impdef=on or pauth=off (SVE and the rest still cost), 3.4 s
   // with cortex-a72, whose lack of RNDR does not matter: virt's dtb seeds the RNG.
   cpuTcg: 'cortex-a72',
-  // A second bochs-display (/dev/fb1) at another resolution, like x86_64's.
+  // A second bochs-display (/dev/fb1) at another resolution, like x86_64's;
+  // virtio-gpu's fbdev emulation comes after it (/dev/fb2).
   args: [...MACHINES['armhf-virt']!.args, '-device', 'bochs-display,id=devmap-display1,addr=0x8,xres=1024,yres=768'],
-  devices: ['ivshmem', 'edu', 'fb0', 'fb1', 'drm'],
+  devices: ['ivshmem', 'edu', 'fb0', 'fb1', 'drm', 'virtio-gpu'],
 };
 
 export const DEFAULT_MACHINE = 'x86_64';

@@ -18,6 +18,15 @@ export async function hostScreendumpPci(pci: string | undefined): Promise<Image>
   return screenshot(pci ? { pci } : {});
 }
 
+/**
+ * The size of QEMU's screendump of the display at `pci` and the RGB of the
+ * pixels at `points` (null outside it), read by the host: no PNG crosses the
+ * port, for checks that need a few pixels of a large screen.
+ */
+export function hostScreenPoints(pci: string | undefined, points: [number, number][]): Promise<{ width: number; height: number; rgb: ([number, number, number] | null)[] }> {
+  return askHost('screendump-points', { ...(pci ? { pci } : {}), points });
+}
+
 /** Counts the pixels where two RGBA images differ (alpha ignored); -1 if sizes differ. */
 export function diffPixels(a: Image, b: Image): number {
   if (a.width !== b.width || a.height !== b.height) return -1;
