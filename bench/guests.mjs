@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { Channel, openHostFile } from '../dist/index.js';
-import { closeSession, openSession } from '../dist/harness/session/session.js';
+import { closeSession, openSession, sessionEnv } from '../dist/harness/session/session.js';
 import { MACHINES } from '../dist/harness/machines/machines.js';
 import { runGuest } from '../dist/harness/qemu/runner.js';
 
@@ -50,13 +50,16 @@ export async function bootOnce(machine, script = '', { env, ivshmemServer, timeo
 export async function vitestBoot(machine, spec = 'test/guest/basic.test.ts', { snapshots } = {}) {
   const entry = join(root, 'node_modules', 'vitest', 'vitest.mjs');
   const snap = snapshots ? { DEVMAP_BENCH_SNAPSHOT: '1', DEVMAP_SNAPSHOTS: snapshots } : {};
+  // The session npm test gives a guest (the ivshmem marker the spec checks), without its host checks.
+  const session = await openSession(machine);
   const child = spawn(process.execPath, [entry, 'run', '--config', join(here, 'first-result.vitest.config.mjs'), spec], {
-    cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DEVMAP_MACHINE: machine, NO_COLOR: '1', ...snap },
+    cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DEVMAP_MACHINE: machine, NO_COLOR: '1', DEVMAP_SESSION: sessionEnv(session), ...snap },
   });
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (d) => (out += d));
   child.stderr.setEncoding('utf8').on('data', (d) => (out += d));
   const status = await new Promise((resolve) => child.once('close', resolve));
+  await closeSession(session, {});
   const lines = jsonLines(out);
   const end = lines.find((x) => x.guestEnd)?.guestEnd;
   const first = lines.find((x) => 'firstResultAt' in x);
