@@ -118,13 +118,13 @@ export function restoreSection(r) {
   const cold = median(r.cold.map((x) => x.firstTestMs));
   const restored = median(r.runs.map((x) => x.firstTestMs));
   const md = ['## A fresh guest per test file: restore vs cold boot', ''];
-  md.push(`\`devmap/vitest\`'s pool on ${r.machine} (${r.accel.toUpperCase()}), \`basic.test.ts\` alone: QEMU's start to the first test result reaching the host, **median over the runs**. Cold: the boots of the table above (no snapshot). Restored: a run that took the snapshot (${s1(r.saveRunMs)} to its first result, saving included), then ${r.runs.length} runs each restoring it (QEMU loads the ${(r.snapshotBytes / 2 ** 20).toFixed(0)} MiB file, the guest resumes with vitest's worker loaded and gets the run's environment).`, '');
+  md.push(`\`devmap/vitest\`'s pool on ${r.machine} (${r.accel.toUpperCase()}), \`basic.test.ts\` alone: QEMU's start to the first test result reaching the host, **median over the runs**. Cold: boots through the same pool without a snapshot, alternated with the restores. Restored: a run that took the snapshot (${s1(r.saveRunMs)} to its first result, saving included), then ${r.runs.length} runs each restoring it (QEMU loads the ${(r.snapshotBytes / 2 ** 20).toFixed(0)} MiB file, the guest resumes with vitest's worker loaded and gets the run's environment).`, '');
   md.push('| | runs | QEMU → first test | ÷ cold boot | target |', '| --- | --- | --- | --- | --- |');
   md.push(`| cold boot | ${r.cold.length} | ${s1(cold)} | 1.00 | |`);
   md.push(`| restored from the snapshot | ${r.runs.length} | ${s1(restored)} | ${f2(restored / cold)} | ≤ 1.5 s, ≤ 0.15 |`, '');
   const load = median(r.runs.map((x) => x.restoreMs));
   if (restored > 1500 || restored / cold > 0.15) {
-    md.push(`Missed in this run: of the ${s1(restored)}, ${s1(load)} pass before the restored guest runs (QEMU starting, reading the snapshot file through \`exec:cat\`, loading 1 GiB of guest RAM under TCG); the rest is the run's environment reaching the guest, vitest sending the spec and the spec's imports in the guest.`, '');
+    md.push(`Missed in this run: of the ${s1(restored)}, ${s1(load)} pass before the restored guest runs (QEMU starting, reading the snapshot file through \`exec:cat\`, loading 1 GiB of guest RAM under TCG); the rest is the run's environment reaching the guest and vitest starting the file: its module runner fetches each module the spec imports from the host, one round trip over the virtio-serial port each (devmap's own specs import its TypeScript sources, about a hundred modules; a user's spec importing the installed \`devmap\` loads it from the guest's disk instead).`, '');
   }
   return md;
 }
