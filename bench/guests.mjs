@@ -120,24 +120,22 @@ export async function measureGuests(boots, say) {
       b.runs.push((await bootOnce(machine)).boot);
     }
   }
+  // Cold boots through npm test's pool, alternated with restores of a snapshot that one run took first (devmap/vitest's fresh guest per file).
   const v = (times['x86_64 vitest'] = { machine: 'x86_64', how: 'vitest', runs: [] });
-  for (let i = 0; i < boots; i++) {
-    say(`x86_64: boot ${i + 1} of ${boots} through npm test's guest tier (vitest, basic.test.ts)`);
-    const r = await vitestBoot('x86_64');
-    v.accel = r.accel;
-    v.runs.push(r);
-  }
-  // A fresh guest per test file (devmap/vitest): one run takes the snapshot, then each run restores it.
   const snapshots = mkdtempSync(join(tmpdir(), 'devmap-bench-snapshots-'));
   let restore;
   try {
-    say('x86_64: one vitest run that takes a snapshot, then restores of it');
+    say('x86_64: a vitest run that takes a snapshot');
     const saved = await vitestBoot('x86_64', undefined, { snapshots });
     const runs = [];
     for (let i = 0; i < boots; i++) {
-      const r = await vitestBoot('x86_64', undefined, { snapshots });
-      if (!r.restored) throw new Error('a run after the snapshot was saved did not restore it');
-      runs.push(r);
+      say(`x86_64: boot ${i + 1} of ${boots} through npm test's guest tier (vitest, basic.test.ts), then a restore`);
+      const r = await vitestBoot('x86_64');
+      v.accel = r.accel;
+      v.runs.push(r);
+      const back = await vitestBoot('x86_64', undefined, { snapshots });
+      if (!back.restored) throw new Error('a run after the snapshot was saved did not restore it');
+      runs.push(back);
     }
     const size = readdirSync(snapshots).filter((f) => f.endsWith('.vmstate')).map((f) => statSync(join(snapshots, f)).size)[0];
     restore = { machine: 'x86_64', accel: saved.accel, saveRunMs: saved.firstTestMs, runs, cold: v.runs, snapshotBytes: size };
