@@ -193,7 +193,7 @@ class GuestWorker {
       log: stderrLog, machine: m.name, image, env: bootEnv, cwd: root,
       ...(o.kernel ? { kernel: o.kernel } : {}),
       ...(o.kmod ? { kmodDirs: o.kmod.map(abs) } : {}),
-      ...(o.kparams ? { kparams: parseKparams(o.kparams) } : {}),
+      ...(o.kparams ? { kparams: parseKparams(o.kparams, 'kparams:') } : {}),
       ...(o.with ? { with: o.with.map(abs) } : {}),
       ...(session.ivshmem ? { ivshmem: session.ivshmem } : o.ivshmem ? { ivshmem: { ...o.ivshmem, path: abs(o.ivshmem.path) } } : {}),
       ...(session.ivshmemServer ? { ivshmemServer: session.ivshmemServer } : {}),

@@ -38,11 +38,11 @@ export interface OverlayOptions {
 const quote = (s: string): string => shellQuote([s]);
 
 /** --kparam mydrv.debug=1 --kparam mydrv.size=4096 -> { mydrv: 'debug=1 size=4096' } */
-export function parseKparams(list: string[] | undefined): Record<string, string> {
+export function parseKparams(list: string[] | undefined, what = '--kparam'): Record<string, string> {
   const out: Record<string, string> = {};
   for (const p of list ?? []) {
     const m = /^([A-Za-z0-9_-]+)\.(\w+)=(\S*)$/.exec(p);
-    if (!m) throw typeError(`kparam ${JSON.stringify(p)}: want MODULE.PARAM=VALUE without spaces, e.g. devmap_edu.dma_bits=32`);
+    if (!m) throw typeError(`${what} ${JSON.stringify(p)}: want MODULE.PARAM=VALUE without spaces, e.g. devmap_edu.dma_bits=32`);
     const mod = m[1]!.replace(/-/g, '_');
     out[mod] = [out[mod], `${m[2]}=${m[3]}`].filter(Boolean).join(' ');
   }
