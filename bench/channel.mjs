@@ -24,6 +24,7 @@ import { performance } from 'node:perf_hooks';
 import { mapFd } from '../dist/map.js';
 import { memfd } from '../dist/ipc/memfd.js';
 import { Channel } from '../dist/ipc/channel.js';
+import { pipeEcho } from './pipe-echo.mjs';
 
 const MiB = 1 << 20;
 const REGION = 4 * MiB; // each direction: a 2 MiB ring
@@ -170,15 +171,9 @@ async function fifoPingPong(n) {
 
 /** Ping-pong over stdio pipes with the event loop at both ends (bench/doorbell.mjs's baseline). */
 async function pipePingPong(n) {
-  const child = spawn(process.execPath, ['-e', 'process.stdin.on("data", (d) => process.stdout.write(d))'], { stdio: ['pipe', 'pipe', 'inherit'] });
-  let pending = 0;
-  let back = () => {};
-  child.stdout.on('data', (d) => {
-    pending -= d.length;
-    if (pending === 0) back();
-  });
-  const result = await p50(n, () => new Promise((resolve) => ([back, pending] = [resolve, 64], child.stdin.write(msg))));
-  child.kill();
+  const echo = pipeEcho();
+  const result = await p50(n, () => echo.trip(msg));
+  echo.close();
   return result;
 }
 

@@ -12,10 +12,11 @@
 // ping prints one JSON object: per mode, the p50 and p99 of each rep (ms).
 // Shared memory, formatted by the host: channel ping->pong at 0, pong->ping
 // at 64 KiB; int32 at 128 KiB: [0] ping's peer id + 1, [1] pong's.
-import { spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 
 import { Channel, Ivshmem } from 'devmap';
+
+import { pipeEcho } from './pipe-echo.mjs';
 
 const CH = 64 << 10;
 const SIZE = 64;
@@ -62,21 +63,10 @@ if (role === 'pong') {
 } else {
   const msg = new Uint8Array(SIZE).fill(0x5a);
   // The baseline's partner: a second Node process that echoes what it reads.
-  const child = spawn(process.execPath, ['-e', 'process.stdin.on("data", (d) => process.stdout.write(d))'], { stdio: ['pipe', 'pipe', 'inherit'] });
-  let pending = 0;
-  let back = () => {};
-  child.stdout.on('data', (d) => {
-    pending -= d.length;
-    if (pending === 0) back();
-  });
+  const echo = pipeEcho();
   /** One round trip in `mode`, as a function to time. */
   function tripper(mode) {
-    if (mode === 'pipe') {
-      return () => new Promise((resolve) => {
-        [back, pending] = [resolve, SIZE];
-        child.stdin.write(msg);
-      });
-    }
+    if (mode === 'pipe') return () => echo.trip(msg);
     const tx = end(0, 'writer', mode === 'polled');
     const rx = end(1, 'reader', mode === 'polled');
     return async () => {
@@ -98,7 +88,7 @@ if (role === 'pong') {
       samples[mode].push({ p50: t[Math.floor(0.5 * (t.length - 1))], p99: t[Math.floor(0.99 * (t.length - 1))] });
     }
   }
-  child.kill();
+  echo.close();
   shm.close();
   console.log(JSON.stringify({ doorbell: { reps: REPS, n: N, bytes: SIZE, samples } }));
 }
