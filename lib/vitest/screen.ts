@@ -46,6 +46,11 @@ export interface ScreenDiff {
 
 const size = (i: { width: number; height: number }): string => `${i.width}x${i.height}`;
 
+/** The largest difference of red, green and blue between the pixels at byte offsets `i` of `a` and `j` of `b` (alpha ignored). */
+function delta(a: Uint8Array, i: number, b: Uint8Array, j: number): number {
+  return Math.max(Math.abs(a[i]! - b[j]!), Math.abs(a[i + 1]! - b[j + 1]!), Math.abs(a[i + 2]! - b[j + 2]!));
+}
+
 /** Compares `screen` with `expected` placed at `at`; throws ERR_DEVMAP_SCREEN_SIZE when they cannot be laid over each other. */
 export function compareScreen(screen: Image, expected: Image, o: ScreenMatchOptions = {}): ScreenDiff {
   const [ax, ay] = o.at ?? [0, 0];
@@ -69,7 +74,7 @@ export function compareScreen(screen: Image, expected: Image, o: ScreenMatchOpti
     for (let x = r.x; x < r.x + r.width; x++) {
       const s = (y * screen.width + x) * 4;
       const e = ((y - ay) * expected.width + (x - ax)) * 4;
-      const d = Math.max(Math.abs(screen.data[s]! - expected.data[e]!), Math.abs(screen.data[s + 1]! - expected.data[e + 1]!), Math.abs(screen.data[s + 2]! - expected.data[e + 2]!));
+      const d = delta(screen.data, s, expected.data, e);
       if (d > maxDelta) maxDelta = d;
       if (d > tol) {
         differing++;
@@ -94,8 +99,7 @@ function crop(img: Image, r: Rect, at: readonly [number, number] = [0, 0]): Imag
 function diffImage(actual: Image, expected: Image, tol: number): Image {
   const data = new Uint8Array(actual.data.length);
   for (let i = 0; i < data.length; i += 4) {
-    const d = Math.max(Math.abs(actual.data[i]! - expected.data[i]!), Math.abs(actual.data[i + 1]! - expected.data[i + 1]!), Math.abs(actual.data[i + 2]! - expected.data[i + 2]!));
-    if (d > tol) data.set([255, 0, 0, 255], i);
+    if (delta(actual.data, i, expected.data, i) > tol) data.set([255, 0, 0, 255], i);
     else data.set([actual.data[i]! >> 2, actual.data[i + 1]! >> 2, actual.data[i + 2]! >> 2, 255], i);
   }
   return { width: actual.width, height: actual.height, data };

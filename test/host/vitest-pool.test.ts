@@ -36,6 +36,23 @@ export default defineConfig({
 });
 `;
 
+/** A spec that draws a red 64x48 box at (40, 30) on /dev/fb0 and expects test/expected/PNG there. */
+function screenSpec(name: string, png: string, more: string): string {
+  return `import { expect, it } from 'vitest';
+import { Framebuffer } from 'devmap';
+import { screenshot } from 'devmap/vitest';
+
+it('${name}', async () => {
+  const fb = Framebuffer.open('/dev/fb0');
+  fb.clear('black');
+  fb.fillRect(40, 30, 64, 48, 'red');
+  fb.flush();
+  await expect(() => screenshot({ fb: '/dev/fb0' })).toMatchScreen('test/expected/${png}', { at: [40, 30]${more} });
+  fb.close();
+});
+`;
+}
+
 const SPECS: Record<string, string> = {
   'test/driver.test.mjs': `import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { expect, it } from 'vitest';
@@ -70,19 +87,7 @@ it('what the guest writes into ivshmem the host reads in its file, and back', as
   shm.close();
 });
 `,
-  'test/screen.test.mjs': `import { expect, it } from 'vitest';
-import { Framebuffer } from 'devmap';
-import { screenshot } from 'devmap/vitest';
-
-it('a box drawn to /dev/fb0 is on the screen the host sees', async () => {
-  const fb = Framebuffer.open('/dev/fb0');
-  fb.clear('black');
-  fb.fillRect(40, 30, 64, 48, 'red');
-  fb.flush();
-  await expect(() => screenshot({ fb: '/dev/fb0' })).toMatchScreen('test/expected/red-box.png', { at: [40, 30] });
-  fb.close();
-});
-`,
+  'test/screen.test.mjs': screenSpec('a box drawn to /dev/fb0 is on the screen the host sees', 'red-box.png', ''),
   ...Object.fromEntries(['a', 'b'].map((f) => [`test/isolated-${f}.test.mjs`, `import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { expect, it } from 'vitest';
 
@@ -107,18 +112,7 @@ it('runs in a fresh guest, whatever another file did to its own', () => {
   expect(readFileSync('/proc/sys/kernel/sysrq', 'utf8').trim()).not.toBe('1');
 });
 `,
-  'failing/screen.test.mjs': `import { expect, it } from 'vitest';
-import { Framebuffer } from 'devmap';
-import { screenshot } from 'devmap/vitest';
-
-it('a green box where a red one is', async () => {
-  const fb = Framebuffer.open('/dev/fb0');
-  fb.clear('black');
-  fb.fillRect(40, 30, 64, 48, 'red');
-  fb.flush();
-  await expect(() => screenshot({ fb: '/dev/fb0' })).toMatchScreen('test/expected/green-box.png', { at: [40, 30], timeout: 2000 });
-});
-`,
+  'failing/screen.test.mjs': screenSpec('a green box where a red one is', 'green-box.png', ', timeout: 2000'),
 };
 
 function box(rgb: [number, number, number]): Buffer {
