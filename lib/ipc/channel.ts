@@ -80,7 +80,7 @@ export class Channel {
     this.#i32 = int32View(region);
     const [mine, theirs] = role === 'reader' ? [I.READER_WAITING, I.WRITER_WAITING] : [I.WRITER_WAITING, I.READER_WAITING];
     this.#waiting = new Waiting(this.#i32, mine, theirs, sleeperFor(this.#i32, o), {
-      spin: o.spin ?? 100,
+      spinUs: o.spinUs ?? 50,
       sliceMs: internals.sliceMs ?? 100,
       onSleep: internals.onSleep,
       what: role === 'reader' ? 'message' : 'room to send',

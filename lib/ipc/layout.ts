@@ -1,11 +1,16 @@
 // The channel's header in shared memory (all fields 32-bit little-endian).
 // Writer-owned and reader-owned counters sit on separate 64-byte cache
-// lines so the two ends do not bounce one line between CPUs.
+// lines so the two ends do not bounce one line between CPUs, and the
+// waiting words, which each end reads after every message but which change
+// only when an end goes to sleep, share the first line with the fields that
+// never change: a line the counters' stores would invalidate on every
+// message would cost a cache-line transfer per message at each end.
 //
 //   0  magic 'DMCH'   4  version   8  capacity (ring bytes, power of two)
+//   12 writer waiting for room   16 reader waiting for a message
 //   64  head: bytes published (wraps at 2^32)   68  wseq: last published seq
-//   72  reserve: seq being written (== wseq when idle)   76  writer waiting for room
-//   128 tail: bytes consumed   132 rseq: last consumed seq   136 reader waiting
+//   72  reserve: seq being written (== wseq when idle)
+//   128 tail: bytes consumed   132 rseq: last consumed seq
 //   192 ring: records of [len u32][seq u32][payload][pad to 8]
 //
 // Version 2: a record never wraps around the ring's end, so either end can
@@ -25,9 +30,9 @@ export const HEADER_SIZE = 192;
 
 /** Int32Array indexes of the header fields. */
 export const I = {
-  MAGIC: 0, VERSION: 1, CAPACITY: 2,
-  HEAD: 16, WSEQ: 17, RESERVE: 18, WRITER_WAITING: 19,
-  TAIL: 32, RSEQ: 33, READER_WAITING: 34,
+  MAGIC: 0, VERSION: 1, CAPACITY: 2, WRITER_WAITING: 3, READER_WAITING: 4,
+  HEAD: 16, WSEQ: 17, RESERVE: 18,
+  TAIL: 32, RSEQ: 33,
 } as const;
 
 /** How a channel end sleeps and wakes the other end. */
@@ -40,8 +45,8 @@ export interface ChannelWake {
   pollMs?: number;
   /** Sleep on a futex: for memory that processes of one kernel share (a memfd, a /dev/shm file no guest writes). */
   futex?: boolean;
-  /** How many times a waiting end looks again before it sleeps (default 100; 0: sleep at once). */
-  spin?: number;
+  /** How long (µs) a waiting end keeps looking before it sleeps (default 50; 0: sleep at once). */
+  spinUs?: number;
 }
 
 export const recordSize = (len: number): number => 8 + ((len + 7) & ~7);

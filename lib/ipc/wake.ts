@@ -109,9 +109,13 @@ function futexSleeper(i32: Int32Array): Sleeper {
 }
 
 /**
- * One end's waiting, and its waking of the other end. A waiting end looks
- * again `spin` times, then sets its waiting word, looks once more, and
- * sleeps while that word stays set. The other end, after publishing, clears
+ * One end's waiting, and its waking of the other end. A waiting end keeps
+ * looking for `spinUs` microseconds, then sets its waiting word, looks once
+ * more, and sleeps while that word stays set. Spinning about as long as a
+ * sleep and its wake-up cost (a futex or pipe round trip is 15-30 µs on the
+ * 2-core machines measured in docs/BENCHMARKS.md) means that an end whose
+ * peer keeps up never pays for one, while one that waits longer loses at
+ * most about half its time to spinning. The other end, after publishing, clears
  * the word and wakes it only when the word is set: no system call while
  * both keep up, one wake per sleep. Sleeping on the waiting word (not on the
  * counter the other end moves) is what lets the waker clear it: a clear that
@@ -123,7 +127,7 @@ export class Waiting {
     private readonly mine: number,
     private readonly theirs: number,
     readonly sleeper: Sleeper,
-    private readonly o: { spin: number; sliceMs: number; onSleep: (() => void) | undefined; what: string }
+    private readonly o: { spinUs: number; sliceMs: number; onSleep: (() => void) | undefined; what: string }
   ) {}
 
   /** Wakes the other end if its waiting word says it sleeps. */
@@ -163,12 +167,16 @@ export class Waiting {
 
   /** take(), spinning, then once more with the waiting word set; null: sleep. */
   private ready<T>(take: () => T | null): T | null {
-    for (let i = 0; i <= this.o.spin; i++) {
-      const v = take();
-      if (v !== null) return v;
+    let v = take();
+    if (v !== null) return v;
+    if (this.o.spinUs > 0) {
+      const until = performance.now() + this.o.spinUs / 1000;
+      do {
+        for (let i = 0; i < 16; i++) if ((v = take()) !== null) return v; // the clock costs more than a look
+      } while (performance.now() < until);
     }
     Atomics.store(this.i32, this.mine, 1);
-    const v = take();
+    v = take();
     if (v !== null) Atomics.store(this.i32, this.mine, 0);
     return v;
   }

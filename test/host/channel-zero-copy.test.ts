@@ -171,7 +171,7 @@ describe('sleeping ends', () => {
     const { fd, b } = shared(HEADER_SIZE + 4096);
     Channel.init(b.bytes);
     let slept = 0;
-    const r = attachChannel(b.bytes, 'reader', { spin: 0, futex: true }, { ...slow, onSleep: () => slept++ });
+    const r = attachChannel(b.bytes, 'reader', { spinUs: 0, futex: true }, { ...slow, onSleep: () => slept++ });
     const w = child(peer, fd, ['wake-writer']);
     const m = await r.peek({ timeoutMs: 40_000 });
     expect(checkRecord(m.data)).toBe(7);
@@ -196,12 +196,28 @@ describe('sleeping ends', () => {
     const sab = new SharedArrayBuffer(HEADER_SIZE + 4096);
     Channel.init(new Uint8Array(sab));
     let slept = 0;
-    const r = attachChannel(new Uint8Array(sab), 'reader', { spin: 0 }, { ...slow, onSleep: () => slept++ });
+    const r = attachChannel(new Uint8Array(sab), 'reader', { spinUs: 0 }, { ...slow, onSleep: () => slept++ });
     const worker = new Worker(thread, { workerData: { sab, count: 1, wake: true } });
     const m = await r.peek({ timeoutMs: 40_000 });
     expect(checkRecord(m.data)).toBe(0);
     expect(slept).toBe(1);
     await new Promise((res) => worker.on('exit', res));
+  });
+
+  it('a waiting end spins for spinUs before it sleeps: a record that comes sooner finds it awake, none sleeps with 0', async () => {
+    for (const [spinUs, sleeps] of [[5_000_000, false], [0, true]] as const) {
+      const sab = new SharedArrayBuffer(HEADER_SIZE + 4096);
+      Channel.init(new Uint8Array(sab));
+      let slept = 0;
+      const r = attachChannel(new Uint8Array(sab), 'reader', { spinUs }, { ...slow, onSleep: () => slept++ });
+      const worker = new Worker(thread, { workerData: { sab, count: 1, wake: false, delayMs: 50 } });
+      const exited = new Promise((res) => worker.on('exit', res));
+      worker.postMessage('go'); // queued until the worker listens: the record comes 50 ms after its start
+      const m = r.peekSync({ timeoutMs: 40_000 });
+      expect(checkRecord(m.data)).toBe(0);
+      expect({ spinUs, slept: slept > 0 }).toEqual({ spinUs, slept: sleeps });
+      expect(await exited).toBe(0);
+    }
   });
 
   it('threads: 20,000 records from a worker over a SharedArrayBuffer, every byte checked in place', { timeout: 60_000 }, async () => {
@@ -223,7 +239,7 @@ describe('sleeping ends', () => {
     const { fd, b } = shared(HEADER_SIZE + 2048); // a small ring: the writer waits for room often
     Channel.init(b.bytes);
     let slept = 0;
-    const r = attachChannel(b.bytes, 'reader', { spin: 0, futex: true }, { ...slow, onSleep: () => slept++ });
+    const r = attachChannel(b.bytes, 'reader', { spinUs: 0, futex: true }, { ...slow, onSleep: () => slept++ });
     const w = child(peer, fd, ['burst-writer', 100_000, 12345], 110_000);
     const nap = new Int32Array(new SharedArrayBuffer(4));
     let seed = 777;
