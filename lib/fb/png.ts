@@ -1,10 +1,15 @@
 // PNG in and out, through pngjs (a pure-JS codec: it runs unchanged in every
 // guest architecture, with nothing to compile or download).
 import { readFileSync, writeFileSync } from 'node:fs';
-import pngjs from 'pngjs';
+import { createRequire } from 'node:module';
 
 import { devmapError } from '../errors.js';
 import type { Image } from './pixel.js';
+
+// Loaded at the first use, not with devmap: it brings zlib and streams, a
+// tenth of devmap's import time, which under TCG is a second of a guest's boot.
+let codec: typeof import('pngjs') | undefined;
+const png = (): typeof import('pngjs') => (codec ??= createRequire(import.meta.url)('pngjs') as typeof import('pngjs'));
 
 /** Decodes a PNG file (any colour type and depth) to 8-bit RGBA. */
 export function readPng(path: string): Image {
@@ -14,8 +19,8 @@ export function readPng(path: string): Image {
 /** Decodes PNG bytes to 8-bit RGBA; `what` names them in the error. */
 export function decodePng(bytes: Uint8Array, what = 'the data'): Image {
   try {
-    const png = pngjs.PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-    return { width: png.width, height: png.height, data: new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.length) };
+    const decoded = png().PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    return { width: decoded.width, height: decoded.height, data: new Uint8Array(decoded.data.buffer, decoded.data.byteOffset, decoded.data.length) };
   } catch (err) {
     throw devmapError('ERR_DEVMAP_BAD_PNG', `${what} is not a readable PNG: ${(err as Error).message}`);
   }
@@ -23,9 +28,10 @@ export function decodePng(bytes: Uint8Array, what = 'the data'): Image {
 
 /** Encodes an RGBA image as PNG bytes. */
 export function encodePng(image: Image): Buffer {
-  const png = new pngjs.PNG({ width: image.width, height: image.height });
-  png.data = Buffer.from(image.data.buffer, image.data.byteOffset, image.data.length);
-  return pngjs.PNG.sync.write(png);
+  const { PNG } = png();
+  const out = new PNG({ width: image.width, height: image.height });
+  out.data = Buffer.from(image.data.buffer, image.data.byteOffset, image.data.length);
+  return PNG.sync.write(out);
 }
 
 export function writePng(path: string, image: Image): void {

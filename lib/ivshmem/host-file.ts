@@ -2,8 +2,8 @@
 // mem-path=): the size rules QEMU and the guest impose, and the file the
 // harness hands a guest. No mapping here: the harness uses this module and
 // must not load the addon (the mapping side is host.ts).
-import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, ftruncateSync, openSync, rmSync, statSync, type Stats } from 'node:fs';
+import { createRequire } from 'node:module';
 
 import { devmapError, rangeError } from '../errors.js';
 
@@ -44,6 +44,9 @@ export interface IvshmemFile {
   remove(): void;
 }
 
+/** 8 random hex digits; node:crypto is loaded here, not at devmap's import (it costs a tenth of that). */
+const randomName = (): string => (createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto')).randomBytes(4).toString('hex');
+
 /**
  * The backing file for a guest's ivshmem device: the user's file (grown to
  * `size` if smaller, kept afterwards), or a fresh, uniquely named /dev/shm
@@ -51,7 +54,7 @@ export interface IvshmemFile {
  */
 export function prepareHostFile(spec: { path: string; size?: number } | undefined, defaultSize: number): IvshmemFile {
   const keep = spec !== undefined;
-  const path = spec?.path ?? `/dev/shm/devmap-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const path = spec?.path ?? `/dev/shm/devmap-${process.pid}-${randomName()}`;
   const size = checkPow2(spec?.size ?? (existsSync(path) ? statSync(path).size : defaultSize), `ivshmem size for ${path}`);
   if (!existsSync(path) || statSync(path).size < size) {
     const fd = openSync(path, 'a');

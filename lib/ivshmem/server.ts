@@ -7,7 +7,7 @@
 // that left by its id sent without an fd. The peers and those messages are
 // server-peers.ts.
 import { closeSync, constants as fsc, fstatSync, ftruncateSync, lstatSync, openSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import type { Server } from 'node:net';
 
 import { memfd } from '../ipc/memfd.js';
 import { devmapError, isSystemError, rangeError, typeError } from '../errors.js';
@@ -143,6 +143,7 @@ export async function startIvshmemServer(options: IvshmemServerOptions): Promise
   claimSocket(path);
   const shm = openShm(options.shm, size);
   const peers = new PeerTable(shm.fd, vectors, options.log ?? (() => {}));
+  const { createServer } = await import('node:net'); // not at devmap's import: few users start a server
   const server = createServer((socket) => peers.accept(socket));
   try {
     await listen(server, path);
