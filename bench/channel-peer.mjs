@@ -2,8 +2,10 @@
 // two channel regions, [0, HALF) parent -> child and [HALF, 2 HALF) back.
 //   read SIZE COUNT   zero-copy reader of COUNT records of SIZE bytes: checks
 //                     the first and last byte of each, releases it
-//   echo sync|async   returns every record it gets, sleeping on the futex
-//                     between them (spin 0), until a 0-byte record
+//   echo sync|async [SPIN_US]
+//                     returns every record it gets, waiting on the futex
+//                     between them (spinUs SPIN_US, default 0: sleeping at
+//                     once), until a 0-byte record
 //   fifo IN OUT       the same echo over two FIFOs, blocking read/write
 import { openSync, readSync, writeSync } from 'node:fs';
 
@@ -35,8 +37,9 @@ if (mode === 'fifo') {
       r.release();
     }
   } else {
-    const rx = Channel.attach(down, 'reader', { spin: 0, futex: true });
-    const tx = Channel.attach(memory.bytes.subarray(half), 'writer', { spin: 0, futex: true });
+    const spinUs = Number(b ?? 0);
+    const rx = Channel.attach(down, 'reader', { spinUs, futex: true });
+    const tx = Channel.attach(memory.bytes.subarray(half), 'writer', { spinUs, futex: true });
     ready();
     for (;;) {
       const m = a === 'sync' ? rx.peekSync({ timeoutMs: 60_000 }) : await rx.peek({ timeoutMs: 60_000 });

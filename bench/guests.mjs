@@ -24,7 +24,8 @@ const jsonLines = (text) => text.split('\n').filter((l) => l.startsWith('{')).ma
  * Boots `machine`, runs the prologue and then `script` (a shell line);
  * resolves with the accelerator, the JSON lines the guest printed and the
  * boot: QEMU -> /init starts the command (bootMs), QEMU -> first test
- * result (firstTestMs), `node -e 0` in the guest (nodeStartMs).
+ * result (firstTestMs), `node -e 0` in the guest (nodeStartMs) and a node
+ * that only imports devmap (devmapImportMs).
  */
 export async function bootOnce(machine, script = '', { env, ivshmemServer, timeoutMs = 600_000 } = {}) {
   let out = '';
@@ -38,8 +39,8 @@ export async function bootOnce(machine, script = '', { env, ivshmemServer, timeo
   if (r.outcome !== 'exited' || r.status !== 0 || !okAt) throw new Error(`guest ${machine}: ${r.reason || `exit ${r.status}`}\n${out}`);
   const results = jsonLines(out);
   const qemuAt = r.console.startedAt - r.bootMs; // the runner's clock starts at QEMU's spawn
-  const { nodeStartMs } = results.find((x) => x.nodeStartMs) ?? {};
-  return { accel: r.accel, results, boot: { bootMs: r.bootMs, firstTestMs: okAt - qemuAt, nodeStartMs } };
+  const { nodeStartMs, devmapImportMs } = results.find((x) => x.nodeStartMs) ?? {};
+  return { accel: r.accel, results, boot: { bootMs: r.bootMs, firstTestMs: okAt - qemuAt, nodeStartMs, devmapImportMs } };
 }
 
 /**

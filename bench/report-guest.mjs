@@ -93,8 +93,8 @@ export function doorbellSection(plots, d, machine) {
 export function bootSection(plots, boots, machines) {
   const md = [];
   md.push('## Boot to first test', '');
-  md.push('From QEMU\'s start to the first test result reaching the host, **median over the boots** (each column its own median). Two ways a test runs: `node --test` in `devmap guest run` (`bench/first-result.mjs`, one test that maps the ivshmem BAR; timed to its `ok` line), and `npm test`\'s guest tier (vitest on the host, its worker in the guest; `basic.test.ts` alone, timed to its first result). Baselines from the same boots: QEMU → /init starting the command (kernel, initramfs, module loading), and a bare `node -e 0` in that guest (median of 5, run right after the first test).', '');
-  md.push('| machine (accelerator) | tests under | boots | QEMU → /init command | QEMU → first test | ÷ QEMU → /init | `node -e 0` | (first test − /init) ÷ `node -e 0` |', '| --- | --- | --- | --- | --- | --- | --- | --- |');
+  md.push('From QEMU\'s start to the first test result reaching the host, **median over the boots** (each column its own median). Two ways a test runs: `node --test` in `devmap guest run` (`bench/first-result.mjs`, one test that maps the ivshmem BAR; timed to its `ok` line), and `npm test`\'s guest tier (vitest on the host, its worker in the guest; `basic.test.ts` alone, timed to its first result). Baselines from the same boots: QEMU → /init starting the command (kernel, initramfs, module loading), a bare `node -e 0` in that guest, and a node that only imports devmap (medians of 5, run right after the first test).', '');
+  md.push('| machine (accelerator) | tests under | boots | QEMU → /init command | QEMU → first test | ÷ QEMU → /init | `node -e 0` | node + `import(\'devmap\')` | (first test − /init) ÷ `node -e 0` |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   const bars = [];
   for (const b of Object.values(boots)) {
     const boot = median(b.runs.map((r) => r.bootMs));
@@ -103,9 +103,11 @@ export function bootSection(plots, boots, machines) {
     const starts = b.runs.filter((r) => r.nodeStartMs);
     const node = starts.length ? median(starts.map((r) => r.nodeStartMs)) : undefined;
     const vsNode = starts.length ? median(starts.map((r) => (r.firstTestMs - r.bootMs) / r.nodeStartMs)) : undefined;
+    const imports = b.runs.filter((r) => r.devmapImportMs);
+    const withDevmap = imports.length ? median(imports.map((r) => r.devmapImportMs)) : undefined;
     const m = machines[b.machine];
     const what = `${b.machine}${m ? ` (${m.smp} vCPU, ${m.memMiB} MiB)` : ''}${b.sideBySide ? ', two guests booting side by side' : ''}, ${b.accel.toUpperCase()}`;
-    md.push(`| ${what} | ${b.how} | ${b.runs.length} | ${s1(boot)} | ${s1(first)} | ${f2(vsInit)} | ${node === undefined ? '–' : `${node.toFixed(0)} ms`} | ${f2(vsNode)} |`);
+    md.push(`| ${what} | ${b.how} | ${b.runs.length} | ${s1(boot)} | ${s1(first)} | ${f2(vsInit)} | ${node === undefined ? '–' : `${node.toFixed(0)} ms`} | ${withDevmap === undefined ? '–' : `${withDevmap.toFixed(0)} ms`} | ${f2(vsNode)} |`);
     bars.push({ label: `${b.machine.replace('x86_64-', '')}, ${b.how}`, value: vsInit, lower: true });
   }
   md.push('', '![boot](bench/boot.png)', '');

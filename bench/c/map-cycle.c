@@ -10,23 +10,9 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
-static double now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec * 1e9 + t.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
+#include "timing.h"
 
 int main(int argc, char **argv)
 {
@@ -76,10 +62,7 @@ int main(int argc, char **argv)
 		}
 		full[r] = (now_ns() - t0) / n;
 	}
-	qsort(cycle, REPS, sizeof(double), cmp);
-	qsort(map, REPS, sizeof(double), cmp);
-	qsort(full, REPS, sizeof(double), cmp);
 	printf("{\"mmapMunmapNs\": %.1f, \"mmapNs\": %.1f, \"openMmapMunmapNs\": %.1f}\n",
-	       cycle[REPS / 2], map[REPS / 2], full[REPS / 2]);
+	       median(cycle, REPS), median(map, REPS), median(full, REPS));
 	return 0;
 }
