@@ -167,8 +167,14 @@ function channelNotes(c) {
   const n = [];
   const z = [['64 KiB', c.zeroCopy64k, 0.9], ['4 KiB', c.zeroCopy4k, 0.6]].filter(([, r, t]) => r.vsMemcpy < t);
   if (z.length) {
-    const perRecord = z.map(([s, r, t]) => `${s} ${f2(r.vsMemcpy)} (target ≥ ${t}; one process ${f2(r.oneProcessVsMemcpy)}${r.cFloor ? `, C ${f2(r.cFloor.ratio)}` : ''})`).join('; ');
-    n.push(`- **Zero-copy channel between two host processes**: ${perRecord}. The C ring shows what the machine allows for the same records between two processes: the bytes are copied once either way, and what a record adds is a few cache lines moving between the two cores (its header and last byte to the reader, the counters both ways). Above that, each record costs JavaScript a view of the ring (a \`subarray\`, ~25 ns), the record header, counter and waiting-word accesses and the argument checks at both ends — about 100 ns a record with both ends in one process (the one-process column), next to the 80 ns a 4 KiB copy takes, which is why 4 KiB records stay near the one-process floor and 64 KiB records come closer to C. Ends that slept between records would cost a futex wake per record (15-20 µs here): a waiting end spins ${'`spinUs`'} (50 µs by default) before it sleeps, so a peer that keeps up never pays for one.`);
+    // ns per record: the channel's from its MiB/s, the baseline's from the ratio, C's from its ring's MiB/s
+    const ns = (r, mibps) => (r.recordBytes / (mibps * 2 ** 20)) * 1e9;
+    const perRecord = z.map(([s, r, t]) => {
+      const ours = ns(r, r.MiBps);
+      const c = r.cFloor ? `; C ${f2(r.cFloor.ratio)}, ${ns(r, r.cFloor.ringMiBps).toFixed(0)} ns a record` : '';
+      return `${s} ${f2(r.vsMemcpy)} (target ≥ ${t}): ${ours.toFixed(0)} ns a record against ${(ours * r.vsMemcpy).toFixed(0)} ns for the baseline's copy; one process ${f2(r.oneProcessVsMemcpy)}${c}`;
+    });
+    n.push(`- **Zero-copy channel between two host processes**: ${perRecord.join('; ')}. The C ring, run right after with its ends pinned the same way, is the floor for the same records between two processes: the bytes are copied once either way, and a record adds the cache lines that move between the two cores (its header and last byte to the reader, the counters both ways), a larger share of a small record. What JavaScript adds per record above C — a view of the ring at each end (a \`subarray\` and the \`Message\` object), the record header, counter and waiting-word accesses, the argument and state checks — is the difference between the two per-record times; the one-process column, where one thread does both ends' work with no cache line crossing cores, shows about the same cost. Ends that slept between records would add a futex wake per record (15-30 µs here): a waiting end spins for \`spinUs\` (50 µs by default) before it sleeps, so a peer that keeps up never pays for one.`);
   }
   const w = c.wakeP50;
   if (w.futexSyncUs / w.fifoSyncUs > 0.5) {
