@@ -127,6 +127,35 @@ export const PEER_ID_WORD = Object.freeze({ ping: PAIR_WORD.pingId, pong: PAIR_W
  */
 export const hostChannels = (role) => (role === 'ping' ? { down: PAIR.hostToPing, up: PAIR.pingToHost } : { down: PAIR.hostToPong, up: PAIR.pongToHost });
 
+/** Records each way on a host <-> guest channel (ivshmem-doorbell-pair.test.ts and .host.mjs). */
+export const HOST_RECORDS = 20;
+
+/** Length of host <-> guest record `i`: 1 to 2,000 bytes, never a multiple of 8 twice running. */
+export const hostRecordLength = (i) => 1 + ((i * 977) % 2000);
+
+/** The byte at `k` of record `i` from `from` to `to` (names: 'host', 'ping', 'pong'). */
+const recordByte = (from, to, i, k) => (from.charCodeAt(1) * 31 + to.charCodeAt(1) * 17 + i * 13 + k * 7) & 255;
+
+/**
+ * Fills `view` (reserved in place) as record `i` from `from` to `to`.
+ * @param {Uint8Array} view @param {string} from @param {string} to @param {number} i
+ */
+export function fillHostRecord(view, from, to, i) {
+  for (let k = 0; k < view.length; k++) view[k] = recordByte(from, to, i, k);
+}
+
+/**
+ * What is wrong with `data` (peeked in place) as record `i` from `from` to `to`; null when every byte is right.
+ * @param {Uint8Array} data @param {string} from @param {string} to @param {number} i
+ */
+export function hostRecordError(data, from, to, i) {
+  if (data.length !== hostRecordLength(i)) return `${from} -> ${to} record ${i}: ${data.length} bytes, want ${hostRecordLength(i)}`;
+  for (let k = 0; k < data.length; k++) {
+    if (data[k] !== recordByte(from, to, i, k)) return `${from} -> ${to} record ${i}: byte ${k} is ${data[k]}, want ${recordByte(from, to, i, k)}`;
+  }
+  return null;
+}
+
 /**
  * PAIR.control as Int32 words, in a buffer of the whole shared memory.
  * @param {ArrayBufferLike} buffer
