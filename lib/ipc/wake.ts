@@ -111,15 +111,16 @@ function futexSleeper(i32: Int32Array): Sleeper {
 /**
  * One end's waiting, and its waking of the other end. A waiting end keeps
  * looking for `spinUs` microseconds, then sets its waiting word, looks once
- * more, and sleeps while that word stays set. Spinning about as long as a
- * sleep and its wake-up cost (a futex or pipe round trip is 15-30 µs on the
- * 2-core machines measured in docs/BENCHMARKS.md) means that an end whose
- * peer keeps up never pays for one, while one that waits longer loses at
- * most about half its time to spinning. The other end, after publishing, clears
- * the word and wakes it only when the word is set: no system call while
- * both keep up, one wake per sleep. Sleeping on the waiting word (not on the
- * counter the other end moves) is what lets the waker clear it: a clear that
- * lands before the sleep ends it at once, so no wake-up is lost.
+ * more, and sleeps while that word stays set; after a sleep it looks again
+ * without spinning (a poller would otherwise spin at every poll). Spinning
+ * about as long as a sleep and its wake-up cost (a futex or pipe round trip
+ * is 15-30 µs on the 2-core machines measured in docs/BENCHMARKS.md) means
+ * that an end whose peer keeps up never pays for one, while one that waits
+ * longer spends at most that on spinning. The other end, after publishing,
+ * clears the word and wakes it only when the word is set: no system call
+ * while both keep up, one wake per sleep. Sleeping on the waiting word (not
+ * on the counter the other end moves) is what lets the waker clear it: a
+ * clear that lands before the sleep ends it at once, so no wake-up is lost.
  */
 export class Waiting {
   constructor(
@@ -140,8 +141,8 @@ export class Waiting {
   /** take()'s first non-null result, sleeping between tries, up to `timeoutMs`. */
   async until<T>(take: () => T | null, timeoutMs: number): Promise<T> {
     const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const v = this.ready(take);
+    for (let spinUs = this.o.spinUs; ; spinUs = 0) {
+      const v = this.ready(take, spinUs);
       if (v !== null) return v;
       try {
         await this.sleeper.wait(this.mine, 1, this.slice(deadline));
@@ -154,8 +155,8 @@ export class Waiting {
   /** until(), blocking the thread. */
   untilSync<T>(take: () => T | null, timeoutMs: number): T {
     const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const v = this.ready(take);
+    for (let spinUs = this.o.spinUs; ; spinUs = 0) {
+      const v = this.ready(take, spinUs);
       if (v !== null) return v;
       try {
         this.sleeper.waitSync(this.mine, 1, this.slice(deadline));
@@ -165,12 +166,12 @@ export class Waiting {
     }
   }
 
-  /** take(), spinning, then once more with the waiting word set; null: sleep. */
-  private ready<T>(take: () => T | null): T | null {
+  /** take(), spinning for `spinUs` (only before a wait's first sleep: a poll or a slice that ends spins no more), then once more with the waiting word set; null: sleep. */
+  private ready<T>(take: () => T | null, spinUs: number): T | null {
     let v = take();
     if (v !== null) return v;
-    if (this.o.spinUs > 0) {
-      const until = performance.now() + this.o.spinUs / 1000;
+    if (spinUs > 0) {
+      const until = performance.now() + spinUs / 1000;
       do {
         for (let i = 0; i < 16; i++) if ((v = take()) !== null) return v; // the clock costs more than a look
       } while (performance.now() < until);
