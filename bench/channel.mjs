@@ -34,6 +34,7 @@ import { performance } from 'node:perf_hooks';
 import { mapFd } from '../dist/map.js';
 import { memfd } from '../dist/ipc/memfd.js';
 import { Channel } from '../dist/ipc/channel.js';
+import { cProgram } from './c-program.mjs';
 import { pipeEcho } from './pipe-echo.mjs';
 
 const MiB = 1 << 20;
@@ -41,22 +42,13 @@ const REGION = 4 * MiB; // each direction: a 2 MiB ring
 const peerScript = new URL('./channel-peer.mjs', import.meta.url).pathname;
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
-/** bench/c/channel-floor.c, compiled into a temporary folder; run(...args) parses its JSON line. */
-function cFloor() {
-  const dir = mkdtempSync(join(tmpdir(), 'devmap-bench-floor-'));
-  const exe = join(dir, 'channel-floor');
-  execFileSync('cc', ['-O2', '-o', exe, new URL('./c/channel-floor.c', import.meta.url).pathname]);
-  return {
-    run: (...args) => JSON.parse(execFileSync(exe, args.map(String), { encoding: 'utf8' })),
-    remove: () => rmSync(dir, { recursive: true, force: true }),
-  };
-}
-
 // Two CPUs to pin the ends of a throughput run to, when the machine has them and taskset(1).
 const pinnable = cpus().length >= 2 && spawnSync('taskset', ['-V']).status === 0;
 const allCpus = `0-${cpus().length - 1}`;
 /** Pins every thread of this process to `cpus` (a taskset list). */
-const pinSelf = (list) => pinnable && execFileSync('taskset', ['-a', '-p', '-c', list, String(process.pid)], { stdio: 'ignore' });
+function pinSelf(list) {
+  if (pinnable) execFileSync('taskset', ['-a', '-p', '-c', list, String(process.pid)], { stdio: 'ignore' });
+}
 
 /** A memfd of two channel regions (down: to the peer, up: back), formatted, and the peer process started on it (on CPU `cpu` when given). */
 async function withPeer(args, fn, cpu) {
@@ -216,7 +208,7 @@ async function pipePingPong(n) {
 
 /** { results, ratios } of the channel benchmarks. */
 export async function channelBenchmarks({ reps = 7, trips = 2000 } = {}) {
-  const c = cFloor();
+  const c = cProgram('channel-floor');
   const z64 = { ...(await zeroCopy(64 << 10, 4096, reps)), cFloor: c.run('ring', 64 << 10, 4096, reps) };
   const z4 = { ...(await zeroCopy(4 << 10, 32768, reps)), cFloor: c.run('ring', 4 << 10, 32768, reps) };
   const wake = { futexSyncUs: [], fifoSyncUs: [], futexAsyncUs: [], pipeAsyncUs: [], cFutexUs: [], cPipeUs: [], spinningSyncUs: [] };

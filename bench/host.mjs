@@ -19,7 +19,6 @@
 //               (bench/channel.mjs)
 //
 // out.ratios holds the headline ratios, one key each, added by the blocks below.
-import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { closeSync, ftruncateSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,6 +27,7 @@ import { performance } from 'node:perf_hooks';
 
 import { mapFile } from 'devmap';
 import { native } from '../dist/native.js';
+import { cProgram } from './c-program.mjs';
 import { channelBenchmarks } from './channel.mjs';
 
 const args = process.argv.slice(2);
@@ -68,14 +68,14 @@ if (mmapIoDir) mmapIo = createRequire(join(mmapIoDir, 'noop.js'))('@riaskov/mmap
   closeSync(sfd);
   // The system calls alone, from C: what no JavaScript binding can beat.
   // Its rounds alternate with devmap's, so that both see the same load.
-  const exe = join(dir, 'map-cycle');
-  execFileSync('cc', ['-O2', '-o', exe, new URL('./c/map-cycle.c', import.meta.url).pathname]);
+  const cycle = cProgram('map-cycle');
   const ours = [];
   const floor = [];
   for (let k = 0; k < 5; k++) {
     ours.push(nsPerOp(2000, () => mapFile(small).unmap()));
-    floor.push(JSON.parse(execFileSync(exe, [small, String(64 << 10), '2000'], { encoding: 'utf8' })));
+    floor.push(cycle.run(small, 64 << 10, 2000));
   }
+  cycle.remove();
   const devmap = median(ours);
   const c = Object.fromEntries(Object.keys(floor[0]).map((k) => [k, median(floor.map((f) => f[k]))]));
   const r = { devmapMapUnmapNs: devmap };

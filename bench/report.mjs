@@ -145,9 +145,12 @@ function nodeTestFloor(b) {
   return ` On x86_64 its first result came ${(m('firstTestMs') / 1000).toFixed(1)} s after QEMU's start; the same boots put a floor under it of ${(floor / 1000).toFixed(1)} s: QEMU → /init ${(m('bootMs') / 1000).toFixed(1)} s (the kernel's initcalls under TCG), the runner's own Node start (\`node -e 0\`: ${m('nodeStartMs').toFixed(0)} ms) and a Node that imports devmap (${m('devmapImportMs').toFixed(0)} ms; Node 20's ES-module loader reads each module file through the libuv pool, a thread hand-off per module that TCG makes expensive).`;
 }
 
+/** The zero-copy figures of bench/channel.mjs with their targets: [size, result, target]. */
+const zeroCopyRows = (c) => [['64 KiB', c.zeroCopy64k, 0.9], ['4 KiB', c.zeroCopy4k, 0.6]];
+
 /** The channel between two processes over a memfd (bench/channel.mjs). */
 function channelSection(c) {
-  const z = [['64 KiB', c.zeroCopy64k, 0.9], ['4 KiB', c.zeroCopy4k, 0.6]];
+  const z = zeroCopyRows(c);
   const w = c.wakeP50;
   return [
     `Channel between two processes over a memfd (\`bench/channel.mjs\`; load average ${c.loadAverage.map((x) => x.toFixed(1)).join(', ')}). Baseline for throughput: ${c.memcpyBaseline}. The one-process column moves the same records with both ends in one process (no scheduler between them): the floor of the channel's own cost in JavaScript. The C column is the floor of the machine, measured right after: the same work between two processes from C (\`bench/c/channel-floor.c\`: a bare ring of the same records ÷ C's memcpy; a futex ping-pong ÷ a pipe ping-pong).`,
@@ -165,7 +168,7 @@ function channelSection(c) {
 function channelNotes(c) {
   if (!c) return [];
   const n = [];
-  const z = [['64 KiB', c.zeroCopy64k, 0.9], ['4 KiB', c.zeroCopy4k, 0.6]].filter(([, r, t]) => r.vsMemcpy < t);
+  const z = zeroCopyRows(c).filter(([, r, t]) => r.vsMemcpy < t);
   if (z.length) {
     // ns per record: the channel's from its MiB/s, the baseline's from the ratio, C's from its ring's MiB/s
     const ns = (r, mibps) => (r.recordBytes / (mibps * 2 ** 20)) * 1e9;
